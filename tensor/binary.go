@@ -1,0 +1,384 @@
+package tensor
+
+import (
+	"fmt"
+	"runtime"
+)
+
+type binKind int
+
+const (
+	kAdd binKind = iota
+	kSub
+	kMul
+	kDiv
+)
+
+var binNames = [...]string{"Add", "Sub", "Mul", "Div"}
+
+// Add returns a+b with NumPy broadcasting.
+func Add(a, b *Tensor) *Tensor { return binary(kAdd, a, b) }
+
+// Sub returns a-b with NumPy broadcasting.
+func Sub(a, b *Tensor) *Tensor { return binary(kSub, a, b) }
+
+// Mul returns a*b (elementwise) with NumPy broadcasting.
+func Mul(a, b *Tensor) *Tensor { return binary(kMul, a, b) }
+
+// Div returns a/b (elementwise) with NumPy broadcasting.
+func Div(a, b *Tensor) *Tensor { return binary(kDiv, a, b) }
+
+// broadcastShape applies NumPy's rule: align trailing dimensions; each pair is equal or
+// one of them is 1.
+func broadcastShape(op string, a, b *Tensor) []int {
+	r := max(len(a.shape), len(b.shape))
+	out := make([]int, r)
+	for i := 1; i <= r; i++ {
+		da, db := 1, 1
+		if i <= len(a.shape) {
+			da = a.shape[len(a.shape)-i]
+		}
+		if i <= len(b.shape) {
+			db = b.shape[len(b.shape)-i]
+		}
+		switch {
+		case da == db || db == 1:
+			out[r-i] = da
+		case da == 1:
+			out[r-i] = db
+		default:
+			shapeErr(op, "shapes do not broadcast", a, b)
+		}
+	}
+	return out
+}
+
+// bmap says how an operand's elements are found from the flat output index i:
+// at (i/div)%per when simple, else through the explicit index table idx.
+type bmap struct {
+	div, per int
+	idx      []int32
+}
+
+func (m bmap) full(n int) bool { return m.idx == nil && m.div == 1 && m.per == n }
+
+// mapOperand finds the cheapest bmap for an operand of shape s broadcast to out: when
+// its non-1 dimensions form one contiguous run of out's dimensions, two integers do.
+func mapOperand(s, out []int) bmap {
+	pad := make([]int, len(out))
+	for i := range pad {
+		pad[i] = 1
+	}
+	copy(pad[len(out)-len(s):], s)
+	first, last := -1, -1
+	for i := range pad {
+		if pad[i] != 1 {
+			if first < 0 {
+				first = i
+			}
+			last = i
+		}
+	}
+	if first < 0 {
+		return bmap{div: 1, per: 1}
+	}
+	contiguous := true
+	for i := first; i <= last; i++ {
+		if pad[i] != out[i] {
+			contiguous = false
+			break
+		}
+	}
+	if contiguous {
+		return bmap{div: prod(out[last+1:]), per: prod(out[first : last+1])}
+	}
+	n := prod(out)
+	idx := make([]int32, n)
+	strides := make([]int, len(pad))
+	st := 1
+	for i := len(pad) - 1; i >= 0; i-- {
+		if pad[i] != 1 {
+			strides[i] = st
+		}
+		st *= pad[i]
+	}
+	coord := make([]int, len(out))
+	for i, off := 0, 0; i < n; i++ {
+		idx[i] = int32(off)
+		for d := len(out) - 1; d >= 0; d-- {
+			coord[d]++
+			off += strides[d]
+			if coord[d] < out[d] {
+				break
+			}
+			off -= strides[d] * coord[d]
+			coord[d] = 0
+		}
+	}
+	return bmap{idx: idx}
+}
+
+// cursor walks a bmap incrementally from position lo, avoiding a division per element.
+type cursor struct {
+	m    bmap
+	s, j int
+	i    int
+}
+
+func newCursor(m bmap, lo int) cursor {
+	if m.idx != nil {
+		return cursor{m: m, i: lo}
+	}
+	return cursor{m: m, s: lo % m.div, j: (lo / m.div) % m.per}
+}
+
+func (c *cursor) at() int {
+	if c.m.idx != nil {
+		return int(c.m.idx[c.i])
+	}
+	return c.j
+}
+
+func (c *cursor) next() {
+	if c.m.idx != nil {
+		c.i++
+		return
+	}
+	c.s++
+	if c.s == c.m.div {
+		c.s = 0
+		c.j++
+		if c.j == c.m.per {
+			c.j = 0
+		}
+	}
+}
+
+func binary(k binKind, a, b *Tensor) *Tensor {
+	op := binNames[k]
+	shape := broadcastShape(op, a, b)
+	n := prod(shape)
+	out := make([]float32, n)
+	if sameShape(a.shape, b.shape) {
+		parallelFor(n, grainElems, func(lo, hi int) {
+			x, y, o := a.Data[lo:hi], b.Data[lo:hi], out[lo:hi]
+			switch k {
+			case kAdd:
+				for i := range o {
+					o[i] = x[i] + y[i]
+				}
+			case kSub:
+				for i := range o {
+					o[i] = x[i] - y[i]
+				}
+			case kMul:
+				for i := range o {
+					o[i] = x[i] * y[i]
+				}
+			case kDiv:
+				for i := range o {
+					o[i] = x[i] / y[i]
+				}
+			}
+		})
+		r := result(shape, out, a, b)
+		if r.requiresGrad {
+			r.backward = func() { binaryBackwardSame(k, a, b, r) }
+		}
+		return r
+	}
+	ma, mb := mapOperand(a.shape, shape), mapOperand(b.shape, shape)
+	parallelFor(n, grainElems, func(lo, hi int) {
+		ca, cb := newCursor(ma, lo), newCursor(mb, lo)
+		for i := lo; i < hi; i++ {
+			x, y := a.Data[ca.at()], b.Data[cb.at()]
+			switch k {
+			case kAdd:
+				out[i] = x + y
+			case kSub:
+				out[i] = x - y
+			case kMul:
+				out[i] = x * y
+			case kDiv:
+				out[i] = x / y
+			}
+			ca.next()
+			cb.next()
+		}
+	})
+	r := result(shape, out, a, b)
+	if r.requiresGrad {
+		r.backward = func() {
+			if a.requiresGrad {
+				reduceInto(a.grad(), ma, r.Grad, func(i int, g float32) float32 {
+					return g * localGrad(k, 0, a.Data[idxOf(ma, i)], b.Data[idxOf(mb, i)])
+				})
+			}
+			if b.requiresGrad {
+				reduceInto(b.grad(), mb, r.Grad, func(i int, g float32) float32 {
+					return g * localGrad(k, 1, a.Data[idxOf(ma, i)], b.Data[idxOf(mb, i)])
+				})
+			}
+		}
+	}
+	return r
+}
+
+func idxOf(m bmap, i int) int {
+	if m.idx != nil {
+		return int(m.idx[i])
+	}
+	return (i / m.div) % m.per
+}
+
+// localGrad is d(x op y)/dx (which=0) or d/dy (which=1).
+func localGrad(k binKind, which int, x, y float32) float32 {
+	switch k {
+	case kAdd:
+		return 1
+	case kSub:
+		if which == 0 {
+			return 1
+		}
+		return -1
+	case kMul:
+		if which == 0 {
+			return y
+		}
+		return x
+	default:
+		if which == 0 {
+			return 1 / y
+		}
+		return -x / (y * y)
+	}
+}
+
+func binaryBackwardSame(k binKind, a, b, r *Tensor) {
+	g := r.Grad
+	n := len(g)
+	if a.requiresGrad {
+		ga := a.grad()
+		parallelFor(n, grainElems, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				switch k {
+				case kAdd, kSub:
+					ga[i] += g[i]
+				case kMul:
+					ga[i] += g[i] * b.Data[i]
+				case kDiv:
+					ga[i] += g[i] / b.Data[i]
+				}
+			}
+		})
+	}
+	if b.requiresGrad {
+		gb := b.grad()
+		parallelFor(n, grainElems, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				switch k {
+				case kAdd:
+					gb[i] += g[i]
+				case kSub:
+					gb[i] -= g[i]
+				case kMul:
+					gb[i] += g[i] * a.Data[i]
+				case kDiv:
+					y := b.Data[i]
+					gb[i] -= g[i] * a.Data[i] / (y * y)
+				}
+			}
+		})
+	}
+}
+
+// reduceInto adds f(i, g[i]) into dst at each output position's operand index. A full
+// operand is updated in place in parallel; a broadcast one sums per-goroutine partials so
+// that no two goroutines write the same element.
+func reduceInto(dst []float32, m bmap, g []float32, f func(i int, g float32) float32) {
+	n := len(g)
+	if m.full(n) {
+		parallelFor(n, grainElems, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				dst[i] += f(i, g[i])
+			}
+		})
+		return
+	}
+	workers := runtime.GOMAXPROCS(0)
+	if n < 2*grainElems || len(dst)*workers > 4*n {
+		c := newCursor(m, 0)
+		for i := 0; i < n; i++ {
+			dst[c.at()] += f(i, g[i])
+			c.next()
+		}
+		return
+	}
+	partial := make([][]float32, workers)
+	chunk := (n + workers - 1) / workers
+	parallelFor(workers, 1, func(wlo, whi int) {
+		for w := wlo; w < whi; w++ {
+			p := make([]float32, len(dst))
+			lo, hi := w*chunk, min((w+1)*chunk, n)
+			c := newCursor(m, lo)
+			for i := lo; i < hi; i++ {
+				p[c.at()] += f(i, g[i])
+				c.next()
+			}
+			partial[w] = p
+		}
+	})
+	for _, p := range partial {
+		for j, v := range p {
+			dst[j] += v
+		}
+	}
+}
+
+// Scale returns a*s.
+func Scale(a *Tensor, s float32) *Tensor {
+	out := make([]float32, len(a.Data))
+	parallelFor(len(out), grainElems, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			out[i] = a.Data[i] * s
+		}
+	})
+	r := result(a.Shape(), out, a)
+	if r.requiresGrad {
+		r.backward = func() {
+			ga := a.grad()
+			parallelFor(len(ga), grainElems, func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					ga[i] += r.Grad[i] * s
+				}
+			})
+		}
+	}
+	return r
+}
+
+// AddScalar returns a+s.
+func AddScalar(a *Tensor, s float32) *Tensor {
+	out := make([]float32, len(a.Data))
+	for i, v := range a.Data {
+		out[i] = v + s
+	}
+	r := result(a.Shape(), out, a)
+	if r.requiresGrad {
+		r.backward = func() { addInto(a.grad(), r.Grad) }
+	}
+	return r
+}
+
+// addInto does dst += src in parallel.
+func addInto(dst, src []float32) {
+	if len(dst) != len(src) {
+		panic(fmt.Sprintf("tensor: internal gradient size mismatch %d vs %d", len(dst), len(src)))
+	}
+	parallelFor(len(dst), grainElems, func(lo, hi int) {
+		d, s := dst[lo:hi], src[lo:hi]
+		for i := range d {
+			d[i] += s[i]
+		}
+	})
+}

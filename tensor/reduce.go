@@ -1,0 +1,146 @@
+package tensor
+
+import "math"
+
+// Sum sums over axis, dropping it.
+func Sum(t *Tensor, axis int) *Tensor { return sumScaled("Sum", t, axis, false) }
+
+// Mean averages over axis, dropping it.
+func Mean(t *Tensor, axis int) *Tensor { return sumScaled("Mean", t, axis, true) }
+
+func sumScaled(op string, t *Tensor, axis int, mean bool) *Tensor {
+	axis = normAxis(op, t, axis)
+	outer, n, inner := splitAt(t.shape, axis)
+	scale := float32(1)
+	if mean && n > 0 {
+		scale = 1 / float32(n)
+	}
+	out := make([]float32, outer*inner)
+	parallelFor(outer, grainElems/(n*inner+1)+1, func(lo, hi int) {
+		acc := make([]float64, inner)
+		for o := lo; o < hi; o++ {
+			clear(acc)
+			base := o * n * inner
+			for j := 0; j < n; j++ {
+				row := t.Data[base+j*inner : base+(j+1)*inner]
+				for i, v := range row {
+					acc[i] += float64(v)
+				}
+			}
+			for i, v := range acc {
+				out[o*inner+i] = float32(v) * scale
+			}
+		}
+	})
+	r := result(dropAxis(t.shape, axis), out, t)
+	if r.requiresGrad {
+		r.backward = func() {
+			g := t.grad()
+			parallelFor(outer, grainElems/(n*inner+1)+1, func(lo, hi int) {
+				for o := lo; o < hi; o++ {
+					src := r.Grad[o*inner : (o+1)*inner]
+					for j := 0; j < n; j++ {
+						dst := g[(o*n+j)*inner : (o*n+j+1)*inner]
+						for i := range dst {
+							dst[i] += src[i] * scale
+						}
+					}
+				}
+			})
+		}
+	}
+	return r
+}
+
+// SumAll sums every element into a scalar.
+func SumAll(t *Tensor) *Tensor { return Sum(Reshape(t, -1), 0) }
+
+// MeanAll averages every element into a scalar.
+func MeanAll(t *Tensor) *Tensor { return Mean(Reshape(t, -1), 0) }
+
+func dropAxis(shape []int, axis int) []int {
+	out := append([]int(nil), shape[:axis]...)
+	return append(out, shape[axis+1:]...)
+}
+
+// Max takes the maximum over axis, dropping it, and returns the arg-max indices too.
+// The gradient goes to the first maximal element, as PyTorch's max(dim) does.
+func Max(t *Tensor, axis int) (*Tensor, []int32) {
+	axis = normAxis("Max", t, axis)
+	outer, n, inner := splitAt(t.shape, axis)
+	if n == 0 {
+		shapeErr("Max", "empty axis", t)
+	}
+	out := make([]float32, outer*inner)
+	arg := make([]int32, outer*inner)
+	parallelFor(outer, grainElems/(n*inner+1)+1, func(lo, hi int) {
+		for o := lo; o < hi; o++ {
+			base := o * n * inner
+			best := out[o*inner : (o+1)*inner]
+			bi := arg[o*inner : (o+1)*inner]
+			copy(best, t.Data[base:base+inner])
+			clear(bi)
+			for j := 1; j < n; j++ {
+				row := t.Data[base+j*inner : base+(j+1)*inner]
+				for i, v := range row {
+					// NaN wins, so that a NaN is reported rather than hidden.
+					if v > best[i] || (v != v && best[i] == best[i]) {
+						best[i], bi[i] = v, int32(j)
+					}
+				}
+			}
+		}
+	})
+	r := result(dropAxis(t.shape, axis), out, t)
+	if r.requiresGrad {
+		r.backward = func() {
+			g := t.grad()
+			parallelFor(outer, grainElems/(n*inner+1)+1, func(lo, hi int) {
+				for o := lo; o < hi; o++ {
+					for i := 0; i < inner; i++ {
+						g[(o*n+int(arg[o*inner+i]))*inner+i] += r.Grad[o*inner+i]
+					}
+				}
+			})
+		}
+	}
+	return r, arg
+}
+
+// TopK returns the k largest values of each row of t (viewed as [rows, n], last axis)
+// in descending order, with their indices; ties keep the lower index first. No gradient.
+func TopK(t *Tensor, k int) (values []float32, indices []int32) {
+	n := t.Dim(-1)
+	if k < 0 || k > n {
+		shapeErr("TopK", "k out of range", t)
+	}
+	rows := t.Numel() / max(n, 1)
+	values = make([]float32, rows*k)
+	indices = make([]int32, rows*k)
+	parallelFor(rows, 1, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			row := t.Data[r*n : (r+1)*n]
+			vs, is := values[r*k:(r+1)*k], indices[r*k:(r+1)*k]
+			cnt := 0
+			// Insertion into a sorted list of k: k is small (the memory bank's K ≤ 16).
+			for j, v := range row {
+				if math.IsNaN(float64(v)) {
+					v = float32(math.Inf(-1))
+				}
+				if cnt == k && !(v > vs[k-1]) {
+					continue
+				}
+				p := min(cnt, k-1)
+				if cnt < k {
+					cnt++
+				}
+				for p > 0 && v > vs[p-1] {
+					vs[p], is[p] = vs[p-1], is[p-1]
+					p--
+				}
+				vs[p], is[p] = v, int32(j)
+			}
+		}
+	})
+	return values, indices
+}

@@ -1,0 +1,140 @@
+package tensor
+
+import (
+	"errors"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+func TestBatchedMatMulConcurrentGEMMs(t *testing.T) {
+	// 48 small GEMMs run on concurrent goroutines; each must equal its own reference.
+	rng := rand.New(rand.NewPCG(2, 1))
+	a, b := randTensor(rng, 48, 65, 64), randTensor(rng, 48, 65, 64)
+	var c *Tensor
+	NoGrad(func() { c = MatMul(a, b, false, true) })
+	for i := 0; i < 48; i++ {
+		for r := 0; r < 65; r += 7 {
+			for col := 0; col < 65; col += 5 {
+				var s float64
+				for k := 0; k < 64; k++ {
+					s += float64(a.Data[(i*65+r)*64+k]) * float64(b.Data[(i*65+col)*64+k])
+				}
+				if got := c.Data[(i*65+r)*65+col]; math.Abs(float64(got)-s) > 1e-3*(1+math.Abs(s)) {
+					t.Fatalf("batch %d [%d,%d] = %g, want %g", i, r, col, got, s)
+				}
+			}
+		}
+	}
+}
+
+func TestFrozenParamsGetNoGradient(t *testing.T) {
+	rng := rand.New(rand.NewPCG(2, 2))
+	x := randTensor(rng, 4, 3)
+	w := NewParam("w", randTensor(rng, 2, 3).Data, 2, 3)
+	b := NewParam("b", randTensor(rng, 2).Data, 2)
+	w.SetTrainable(false)
+	Backward(SumAll(Linear(x, w, b)))
+	if w.Grad != nil {
+		t.Fatal("frozen weight got a gradient buffer")
+	}
+	if b.Grad == nil || b.Grad[0] != 4 || b.Grad[1] != 4 {
+		t.Fatalf("bias gradient %v, want [4 4]", b.Grad)
+	}
+	// Nothing requires a gradient when everything is frozen: no graph is recorded.
+	b.SetTrainable(false)
+	if y := Linear(x, w, b); y.RequiresGrad() || y.parents != nil || y.backward != nil {
+		t.Fatal("graph recorded although no input requires a gradient")
+	}
+}
+
+func TestNoGradRecordsNothing(t *testing.T) {
+	w := NewParam("w", []float32{1, 2}, 2)
+	var y *Tensor
+	NoGrad(func() { y = Mul(w, w) })
+	if y.RequiresGrad() || y.parents != nil || y.backward != nil {
+		t.Fatal("NoGrad recorded a graph")
+	}
+	if !GradEnabled() {
+		t.Fatal("NoGrad left recording off")
+	}
+	z := Mul(w, w)
+	if !z.RequiresGrad() {
+		t.Fatal("recording did not resume after NoGrad")
+	}
+}
+
+func TestGradientsAccumulateAcrossBackward(t *testing.T) {
+	w := NewParam("w", []float32{3}, 1)
+	Backward(SumAll(Mul(w, w)))
+	Backward(SumAll(Mul(w, w)))
+	if w.Grad[0] != 12 {
+		t.Fatalf("accumulated gradient %v, want 12", w.Grad[0])
+	}
+	w.ZeroGrad()
+	if w.Grad[0] != 0 {
+		t.Fatal("ZeroGrad did not clear")
+	}
+}
+
+func TestShapeErrorsNameOpAndShapes(t *testing.T) {
+	a, b := New(2, 3), New(4, 5)
+	for name, f := range map[string]func(){
+		"MatMul":    func() { MatMul(a, b, false, false) },
+		"Add":       func() { Add(a, b) },
+		"Reshape":   func() { Reshape(a, 4, 2) },
+		"Concat":    func() { Concat(0, a, b) },
+		"Linear":    func() { Linear(a, b, nil) },
+		"LayerNorm": func() { LayerNorm(a, New(4), nil, 1e-5) },
+		"IndexSelect": func() {
+			IndexSelect(a, []int32{2})
+		},
+		"CrossEntropy": func() { CrossEntropy(a, []int{0, 3}, 0) },
+	} {
+		err := Catch(f)
+		var se *ShapeError
+		if !errors.As(err, &se) {
+			t.Fatalf("%s: want a *ShapeError, got %v", name, err)
+		}
+		if !strings.Contains(err.Error(), "tensor."+name) || !strings.Contains(err.Error(), "[2 3]") {
+			t.Errorf("%s: message %q does not name the op and shape", name, err)
+		}
+	}
+}
+
+func TestTopK(t *testing.T) {
+	x := FromData([]float32{0.1, 0.9, 0.5, 0.9, -1, 0.3, 0.3, 0.2}, 2, 4)
+	v, i := TopK(x, 2)
+	want := []int32{1, 3, 1, 2}
+	for j := range want {
+		if i[j] != want[j] {
+			t.Fatalf("indices %v, want %v (values %v)", i, want, v)
+		}
+	}
+}
+
+func TestBatchNormRunningStatistics(t *testing.T) {
+	// Two channels, four rows: means 2.5 and 0, biased vars 1.25 and 1, unbiased ×4/3.
+	x := FromData([]float32{1, 1, 2, -1, 3, 1, 4, -1}, 4, 2)
+	st := &BatchNormState{Mean: []float32{0, 0}, Var: []float32{1, 1}, Momentum: 0.1, Eps: 1e-5}
+	BatchNorm(x, nil, nil, st, true)
+	wantMean := []float32{0.25, 0}
+	wantVar := []float32{0.9 + 0.1*1.25*4/3, 0.9 + 0.1*4.0/3}
+	for j := 0; j < 2; j++ {
+		if math.Abs(float64(st.Mean[j]-wantMean[j])) > 1e-6 || math.Abs(float64(st.Var[j]-wantVar[j])) > 1e-6 {
+			t.Fatalf("running stats %v %v, want %v %v", st.Mean, st.Var, wantMean, wantVar)
+		}
+	}
+	if st.Batches != 1 {
+		t.Fatalf("num_batches_tracked %d", st.Batches)
+	}
+}
+
+func TestErf32(t *testing.T) {
+	for x := -6.0; x <= 6; x += 0.001 {
+		if d := math.Abs(float64(erf32(float32(x))) - math.Erf(x)); d > 5e-7 {
+			t.Fatalf("erf32(%g) off by %g", x, d)
+		}
+	}
+}
