@@ -20,10 +20,12 @@ type Module interface {
 	Params() []*tensor.Tensor
 }
 
-// Buffer is named non-parameter state saved with a model (BatchNorm statistics).
+// Buffer is named non-parameter state saved with a model: BatchNorm statistics (Data)
+// or its step counter num_batches_tracked (Count, saved as int64).
 type Buffer struct {
-	Name string
-	Data []float32
+	Name  string
+	Data  []float32
+	Count *int64
 }
 
 // join builds a dotted parameter name.
@@ -169,13 +171,23 @@ func (b *BatchNorm1d) Forward(ctx *Ctx, x *tensor.Tensor) *tensor.Tensor {
 // Params implements Module.
 func (b *BatchNorm1d) Params() []*tensor.Tensor { return nonNil(b.Weight, b.Bias) }
 
-// Buffers returns the running statistics under PyTorch's names. num_batches_tracked is
-// a float view of the counter; SetBatches restores it.
+// Buffers returns the running statistics under PyTorch's names.
 func (b *BatchNorm1d) Buffers() []Buffer {
 	return []Buffer{
 		{Name: join(b.name, "running_mean"), Data: b.State.Mean},
 		{Name: join(b.name, "running_var"), Data: b.State.Var},
+		{Name: join(b.name, "num_batches_tracked"), Count: &b.State.Batches},
 	}
+}
+
+// Clone returns a BatchNorm1d sharing the affine parameters but with its own copy of
+// the running statistics (Point-PEFT's frozen prior encoder keeps the pre-trained ones
+// while the fine-tuned encoder's drift).
+func (b *BatchNorm1d) Clone() *BatchNorm1d {
+	c := *b
+	c.State.Mean = append([]float32(nil), b.State.Mean...)
+	c.State.Var = append([]float32(nil), b.State.Var...)
+	return &c
 }
 
 func nonNil(ts ...*tensor.Tensor) []*tensor.Tensor {
