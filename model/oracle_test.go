@@ -1,60 +1,24 @@
-package model
+package model_test
 
 import (
-	"encoding/json"
-	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
 
 	"github.com/pointpeft/pointpeft/checkpoint"
+	"github.com/pointpeft/pointpeft/internal/oracletest"
+	. "github.com/pointpeft/pointpeft/model"
 	"github.com/pointpeft/pointpeft/nn"
 	"github.com/pointpeft/pointpeft/tensor"
 )
 
-const oracleDir = "../testdata/oracle/"
+var relClose = oracletest.RelClose
 
-// oracleConfig reads the reduced configuration the oracle stored in the fixture's metadata.
+const oracleDir = oracletest.Dir
+
 func oracleConfig(t *testing.T, fx *checkpoint.StateDict) Config {
-	t.Helper()
-	var raw map[string]any
-	if err := json.Unmarshal([]byte(fx.Meta["config"]), &raw); err != nil {
-		t.Fatalf("fixture config: %v", err)
-	}
-	num := func(k string) int {
-		v, ok := raw[k].(float64)
-		if !ok {
-			t.Fatalf("fixture config lacks %q: %v", k, raw)
-		}
-		return int(v)
-	}
-	cfg := Config{Arch: "point-mae", TransDim: num("trans_dim"), Depth: num("depth"), Heads: num("num_heads"),
-		MLPRatio: 4, EncoderDims: num("trans_dim"), NumGroup: num("num_group"), GroupSize: num("group_size"),
-		Classes: num("cls_dim"), DropPath: 0.1, HeadDropout: 0.5, PosHidden: num("pos_hidden"), HeadHidden: num("head_hidden")}
-	if eh, ok := raw["enc_widths"].([]any); ok && len(eh) == 3 {
-		cfg.EncoderHidden = [3]int{int(eh[0].(float64)), int(eh[1].(float64)), int(eh[2].(float64))}
-	} else {
-		t.Fatalf("fixture config lacks enc_widths: %v", raw)
-	}
-	return cfg
+	return oracletest.BackboneConfig(t, fx.Meta["config"])
 }
-
-// relClose asserts max|got-want| ≤ tol·max|want| (with an absolute floor for all-zero refs).
-func relClose(t *testing.T, what string, got, want []float32, tol float64) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
-	}
-	var md, mr float64
-	for i := range got {
-		md = math.Max(md, math.Abs(float64(got[i])-float64(want[i])))
-		mr = math.Max(mr, math.Abs(float64(want[i])))
-	}
-	if md > tol*math.Max(mr, 1e-6) {
-		t.Errorf("%s: max |diff| %.3g, max |ref| %.3g: relative %.3g > %.1g", what, md, mr, md/math.Max(mr, 1e-6), tol)
-	}
-}
-
 func loadOracleBackbone(t *testing.T) (*PointTransformer, *checkpoint.StateDict) {
 	t.Helper()
 	fx, err := checkpoint.ReadSafetensors(oracleDir + "pointmae_finetune.safetensors")
@@ -142,10 +106,7 @@ func TestOracleBackboneTrain(t *testing.T) {
 		blk.DropPath = 0
 	}
 	pts := fx.Tensors["points"]
-	labels := make([]int, len(fx.Tensors["labels"].I64))
-	for i, v := range fx.Tensors["labels"].I64 {
-		labels[i] = int(v)
-	}
+	labels := oracletest.Labels(fx)
 	ctx := &nn.Ctx{Train: true, RNG: rand.New(rand.NewPCG(1, 1))}
 	logits, err := m.Forward(ctx, pts.F32, pts.Shape[0], pts.Shape[1])
 	if err != nil {
@@ -155,51 +116,10 @@ func TestOracleBackboneTrain(t *testing.T) {
 	loss := tensor.CrossEntropy(logits, labels, 0)
 	relClose(t, "train loss", loss.Data, fx.Tensors["train.loss"].F32, 1e-5)
 	tensor.Backward(loss)
-	// Parameters whose exact gradient is zero (they only shift a train-mode BatchNorm's
-	// input) hold rounding noise in the oracle: compare them against the largest
-	// gradient of all instead of their own.
-	var gmax float64
-	for _, p := range m.Params() {
-		for _, v := range fx.Tensors["grad."+p.Name()].F32 {
-			gmax = math.Max(gmax, math.Abs(float64(v)))
-		}
+	if n := oracletest.CompareGrads(t, m.Params(), fx, nil, 1e-3); n < 50 {
+		t.Fatalf("only %d gradients compared", n)
 	}
-	checked := 0
-	for _, p := range m.Params() {
-		ref, ok := fx.Tensors["grad."+p.Name()]
-		if !ok {
-			t.Fatalf("oracle has no gradient for %s", p.Name())
-		}
-		if p.Grad == nil {
-			t.Fatalf("%s got no gradient", p.Name())
-		}
-		var rmax float64
-		for _, v := range ref.F32 {
-			rmax = math.Max(rmax, math.Abs(float64(v)))
-		}
-		if rmax < 1e-5*gmax {
-			relClose(t, "grad "+p.Name()+" (structurally zero)", p.Grad, ref.F32, 1e-4*gmax/math.Max(rmax, 1e-30))
-		} else {
-			relClose(t, "grad "+p.Name(), p.Grad, ref.F32, 1e-3)
-		}
-		checked++
-	}
-	if checked < 50 {
-		t.Fatalf("only %d gradients compared", checked)
-	}
-	for _, buf := range m.Buffers() {
-		ref, ok := fx.Tensors["bn_after."+buf.Name]
-		if !ok {
-			t.Fatalf("oracle has no %s", buf.Name)
-		}
-		if buf.Count != nil {
-			if *buf.Count != ref.I64[0] {
-				t.Errorf("%s = %d, oracle %d", buf.Name, *buf.Count, ref.I64[0])
-			}
-			continue
-		}
-		relClose(t, buf.Name, buf.Data, ref.F32, 1e-4)
-	}
+	oracletest.CompareBuffers(t, m.Buffers(), fx, 1e-4)
 }
 
 // TestLoadOfficialPretrainLayout maps the official pre-training layout (module. and

@@ -231,3 +231,9 @@ func TestAttentionMatchesComposedOps(t *testing.T) {
 	want := Reshape(Permute(Reshape(o, b, heads, tt, d), 0, 2, 1, 3), b, tt, c)
 	assertClose(t, "attention", got.Data, want.Data, 1e-5)
 }
+
+func TestGradInvSqDistWeights(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 10))
+	gradCheck(t, "InvSqDistWeights", func(in []*Tensor) *Tensor { return InvSqDistWeights(in[0], in[1], 1e-8) },
+		randTensor(rng, 2, 5, 3), randTensor(rng, 2, 4, 3))
+}

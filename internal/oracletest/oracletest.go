@@ -1,0 +1,153 @@
+// Package oracletest loads the PyTorch oracle's fixtures (testdata/oracle, written by
+// tools/oracle/make_fixtures.py) and compares Go results with them. Tests only.
+package oracletest
+
+import (
+	"encoding/json"
+	"math"
+	"testing"
+
+	"github.com/pointpeft/pointpeft/checkpoint"
+	"github.com/pointpeft/pointpeft/model"
+	"github.com/pointpeft/pointpeft/nn"
+	"github.com/pointpeft/pointpeft/tensor"
+)
+
+// Dir is the fixture folder as seen from a package directory of the repository.
+const Dir = "../testdata/oracle/"
+
+// Fixture reads one safetensors fixture.
+func Fixture(t testing.TB, name string) *checkpoint.StateDict {
+	t.Helper()
+	fx, err := checkpoint.ReadSafetensors(Dir + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fx
+}
+
+// BackboneConfig turns the oracle's reduced configuration (a JSON object with the
+// authors' field names) into a model.Config.
+func BackboneConfig(t testing.TB, js string) model.Config {
+	t.Helper()
+	var raw struct {
+		TransDim   int     `json:"trans_dim"`
+		Depth      int     `json:"depth"`
+		Heads      int     `json:"num_heads"`
+		MLPRatio   float64 `json:"mlp_ratio"`
+		DropPath   float32 `json:"drop_path_rate"`
+		NumGroup   int     `json:"num_group"`
+		GroupSize  int     `json:"group_size"`
+		Classes    int     `json:"cls_dim"`
+		EncWidths  [3]int  `json:"enc_widths"`
+		PosHidden  int     `json:"pos_hidden"`
+		HeadHidden int     `json:"head_hidden"`
+		HeadDrop   float32 `json:"head_dropout"`
+	}
+	if err := json.Unmarshal([]byte(js), &raw); err != nil {
+		t.Fatalf("oracle config %q: %v", js, err)
+	}
+	if raw.TransDim == 0 || raw.EncWidths[0] == 0 {
+		t.Fatalf("oracle config lacks sizes: %s", js)
+	}
+	return model.Config{Arch: "point-mae", TransDim: raw.TransDim, Depth: raw.Depth, Heads: raw.Heads,
+		MLPRatio: int(raw.MLPRatio), EncoderDims: raw.TransDim, NumGroup: raw.NumGroup, GroupSize: raw.GroupSize,
+		Classes: raw.Classes, DropPath: raw.DropPath, HeadDropout: raw.HeadDrop, EncoderHidden: raw.EncWidths,
+		PosHidden: raw.PosHidden, HeadHidden: raw.HeadHidden}
+}
+
+// Labels returns the fixture's int64 "labels" as ints.
+func Labels(fx *checkpoint.StateDict) []int {
+	var out []int
+	for _, v := range fx.Tensors["labels"].I64 {
+		out = append(out, int(v))
+	}
+	return out
+}
+
+// RelClose asserts max|got−want| ≤ tol·max|want|.
+func RelClose(t testing.TB, what string, got, want []float32, tol float64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
+	}
+	var md, mr float64
+	for i := range got {
+		md = math.Max(md, math.Abs(float64(got[i])-float64(want[i])))
+		mr = math.Max(mr, math.Abs(float64(want[i])))
+	}
+	if md > tol*math.Max(mr, 1e-30) {
+		t.Errorf("%s: max |diff| %.3g, max |ref| %.3g: relative %.3g > %.1g", what, md, mr, md/math.Max(mr, 1e-30), tol)
+	}
+}
+
+// CompareGrads checks the gradient of every trainable parameter against the fixture's
+// grad.<name> (≤ tol relative). Parameters listed in none must have no gradient (or a
+// zero one). A gradient that is exactly zero in theory (the parameter only shifts a
+// train-mode BatchNorm's input) is rounding noise in the oracle; those are compared
+// against tol × the largest gradient of all instead. It returns how many it compared.
+func CompareGrads(t testing.TB, params []*tensor.Tensor, fx *checkpoint.StateDict, none map[string]bool, tol float64) int {
+	t.Helper()
+	var gmax float64
+	for _, k := range fx.Keys {
+		if len(k) > 5 && k[:5] == "grad." {
+			for _, v := range fx.Tensors[k].F32 {
+				gmax = math.Max(gmax, math.Abs(float64(v)))
+			}
+		}
+	}
+	n := 0
+	for _, p := range params {
+		if !p.RequiresGrad() {
+			continue
+		}
+		if none[p.Name()] {
+			for _, v := range p.Grad {
+				if v != 0 {
+					t.Errorf("%s should get no gradient, got %g", p.Name(), v)
+					break
+				}
+			}
+			continue
+		}
+		ref, ok := fx.Tensors["grad."+p.Name()]
+		if !ok {
+			t.Errorf("oracle has no gradient for trainable %s", p.Name())
+			continue
+		}
+		if p.Grad == nil {
+			t.Errorf("%s got no gradient", p.Name())
+			continue
+		}
+		var rmax float64
+		for _, v := range ref.F32 {
+			rmax = math.Max(rmax, math.Abs(float64(v)))
+		}
+		if rmax < 1e-5*gmax {
+			RelClose(t, "grad "+p.Name()+" (structurally zero)", p.Grad, ref.F32, tol*gmax/math.Max(rmax, 1e-30))
+		} else {
+			RelClose(t, "grad "+p.Name(), p.Grad, ref.F32, tol)
+		}
+		n++
+	}
+	return n
+}
+
+// CompareBuffers checks BN statistics against the fixture's bn_after.<name>.
+func CompareBuffers(t testing.TB, bufs []nn.Buffer, fx *checkpoint.StateDict, tol float64) {
+	t.Helper()
+	for _, b := range bufs {
+		ref, ok := fx.Tensors["bn_after."+b.Name]
+		if !ok {
+			t.Errorf("oracle has no %s", b.Name)
+			continue
+		}
+		if b.Count != nil {
+			if *b.Count != ref.I64[0] {
+				t.Errorf("%s = %d, oracle %d", b.Name, *b.Count, ref.I64[0])
+			}
+			continue
+		}
+		RelClose(t, b.Name, b.Data, ref.F32, tol)
+	}
+}

@@ -1,0 +1,118 @@
+package peft
+
+import (
+	"math"
+	"math/rand/v2"
+
+	"github.com/pointpeft/pointpeft/nn"
+	"github.com/pointpeft/pointpeft/tensor"
+)
+
+// Adapter is the authors' AdapterSuper bottleneck: ln2(Dropout(QuickGELU(ln1 x))), plus
+// x itself when Residual (AdapterSuper) or not (AdapterSuper_f, the FFN adapter).
+type Adapter struct {
+	LN1, LN2 *nn.Linear
+	Dropout  float32
+	Residual bool
+}
+
+// NewAdapter makes an Adapter dim → hidden → dim with the authors' init: xavier-uniform
+// weights and N(0, 1e-6²) biases.
+func NewAdapter(name string, dim, hidden int, dropout float32, residual bool, rng *rand.Rand) *Adapter {
+	lin := func(n string, in, out int) *nn.Linear {
+		bias := make([]float32, out)
+		for i := range bias {
+			bias[i] = float32(rng.NormFloat64() * 1e-6)
+		}
+		return &nn.Linear{
+			Weight: tensor.NewParam(name+"."+n+".weight", nn.XavierUniform(rng, out, in), out, in),
+			Bias:   tensor.NewParam(name+"."+n+".bias", bias, out),
+		}
+	}
+	return &Adapter{LN1: lin("ln1", dim, hidden), LN2: lin("ln2", hidden, dim), Dropout: dropout, Residual: residual}
+}
+
+// Forward applies the adapter to x [..., dim].
+func (a *Adapter) Forward(ctx *nn.Ctx, x *tensor.Tensor) *tensor.Tensor {
+	out := a.LN2.Forward(tensor.Dropout(tensor.QuickGELU(a.LN1.Forward(x)), a.Dropout, ctx.Train, ctx.RNG))
+	if a.Residual {
+		return tensor.Add(x, out)
+	}
+	return out
+}
+
+// Params implements nn.Module.
+func (a *Adapter) Params() []*tensor.Tensor { return nn.Collect(a.LN1, a.LN2) }
+
+// LocalAttention is the authors' Attention1, the Geometry-aware Adapter's attention
+// among the members of each spatial neighbourhood: qkv Linear(C, 3·inner) without bias,
+// heads of inner/heads channels, scale inner^-½ (not per head), proj Linear(inner, C).
+type LocalAttention struct {
+	QKV, Proj *nn.Linear
+	Heads     int
+	Scale     float32
+}
+
+// NewLocalAttention makes the shared blocks.attn1.
+func NewLocalAttention(name string, dim, inner, heads int, rng *rand.Rand) *LocalAttention {
+	return &LocalAttention{
+		QKV:   nn.NewLinear(name+".qkv", dim, 3*inner, false, rng),
+		Proj:  nn.NewLinear(name+".proj", inner, dim, true, rng),
+		Heads: heads,
+		Scale: float32(1 / math.Sqrt(float64(inner))),
+	}
+}
+
+// Forward attends within each group of x [groups, k, C].
+func (l *LocalAttention) Forward(x *tensor.Tensor) *tensor.Tensor {
+	return l.Proj.Forward(tensor.Attention(l.QKV.Forward(x), l.Heads, l.Scale))
+}
+
+// Params implements nn.Module.
+func (l *LocalAttention) Params() []*tensor.Tensor { return nn.Collect(l.QKV, l.Proj) }
+
+// GeometryAdapter is the Geometry-aware Adapter of one block. The FFN adapter scales the
+// MLP branch; the GA core then aggregates each token's spatial neighbourhood:
+//
+//	NB  = Y[idx]                               k nearest tokens of each coarse centre
+//	NB  = NB + DropPath(attn1(norm3(NB)))      local attention (attn1, norm3 shared by all blocks)
+//	V   = GELU(BN(max_k NB)) + CenterCof·Y[cidx]
+//	X'  = X + ProCof · Σ_s w_s V_s             w ∝ 1/‖x − c_s‖², all coarse centres
+//
+// and the residual adapter (adapter1) runs over every token afterwards.
+type GeometryAdapter struct {
+	FFN          *Adapter        // "adapter": AdapterSuper_f on the MLP output
+	OutTransform *nn.BatchNorm1d // "out_transform.0", followed by GELU
+	Post         *Adapter        // "adapter1": residual, over cls, prompts and tokens
+}
+
+// Geometry is where the GA core of one block finds its neighbourhoods: the flat
+// indices into the token table it gathers from, and the coordinates that weight the
+// propagation. It is computed once per forward pass (model.go).
+type Geometry struct {
+	// Idx [B·G2·k] and CenterIdx [B·G2] are flat row indices into the table [B·R, C].
+	Idx, CenterIdx []int32
+	G2, K          int
+	// Target [B, G, 3] are the positions of the G point tokens, Source [B, G2, 3] those
+	// of the coarse centres; either may depend on the learnable prompt coordinates.
+	Target, Source *tensor.Tensor
+}
+
+// core runs the GA core: table [B, R, C] is what neighbourhoods are gathered from (the
+// tokens, or prompts and tokens), x [B, G, C] the tokens that receive the propagation.
+func (g *GeometryAdapter) core(ctx *nn.Ctx, table, x *tensor.Tensor, geo *Geometry, attn *LocalAttention, norm3 *nn.LayerNorm,
+	dropPath float32, cfg *Config) *tensor.Tensor {
+	b, r, c := table.Dim(0), table.Dim(1), table.Dim(2)
+	flat := tensor.Reshape(table, b*r, c)
+	nb := tensor.Reshape(tensor.IndexSelect(flat, geo.Idx), b*geo.G2, geo.K, c)
+	nb = tensor.Add(nb, tensor.DropPath(attn.Forward(norm3.Forward(nb)), dropPath, ctx.Train, ctx.RNG))
+	pooled, _ := tensor.Max(nb, 1) // [B·G2, C]
+	v := tensor.GELU(g.OutTransform.Forward(ctx, pooled))
+	v = tensor.Add(v, tensor.Scale(tensor.IndexSelect(flat, geo.CenterIdx), cfg.CenterCof))
+	w := tensor.InvSqDistWeights(geo.Target, geo.Source, 1e-8) // [B, G, G2]
+	interp := tensor.MatMul(w, tensor.Reshape(v, b, geo.G2, c), false, false)
+	return tensor.Add(x, tensor.Scale(interp, cfg.ProCof))
+}
+
+// Params implements nn.Module.
+func (g *GeometryAdapter) Params() []*tensor.Tensor { return nn.Collect(g.FFN, g.OutTransform, g.Post) }

@@ -1,0 +1,64 @@
+package peft
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/pointpeft/pointpeft/geom"
+	"github.com/pointpeft/pointpeft/model"
+	"github.com/pointpeft/pointpeft/nn"
+	"github.com/pointpeft/pointpeft/tensor"
+)
+
+// PriorEncoder is the frozen pre-trained encoder that gives each cloud its "point
+// prior" feature: the authors' cp_model (a Point-MAE pre-training model in eval mode,
+// spec §2.1 and §9.2). It groups the cloud with its own sizes (64×32), runs the
+// pre-trained token encoder with the pre-trained BatchNorm statistics, the positional
+// embedding and the plain blocks (no cls token), the final LayerNorm, and max-pools over
+// the tokens. Its output is a constant for training: no graph is recorded.
+type PriorEncoder struct {
+	net                 *model.PointTransformer
+	numGroup, groupSize int
+}
+
+// NewPriorEncoder snapshots the backbone as it is now (the pre-trained weights, before
+// any fine-tuning), so that later changes to the backbone's trainable biases, final norm
+// and encoder statistics do not reach the prior.
+func NewPriorEncoder(backbone *model.PointTransformer, numGroup, groupSize int) (*PriorEncoder, error) {
+	net, err := model.New(backbone.Cfg, rand.New(rand.NewPCG(0, 0)))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := nn.LoadState(net, nn.StateDict(backbone, false)); err != nil {
+		return nil, fmt.Errorf("prior encoder: %w", err)
+	}
+	for _, p := range net.Params() {
+		p.SetTrainable(false)
+	}
+	return &PriorEncoder{net: net, numGroup: numGroup, groupSize: groupSize}, nil
+}
+
+// Dim is the width of the prior feature.
+func (p *PriorEncoder) Dim() int { return p.net.Cfg.TransDim }
+
+// Feature returns the prior feature [B·C] of b clouds of n points.
+func (p *PriorEncoder) Feature(points []float32, b, n int) ([]float32, error) {
+	if n < p.numGroup || n < p.groupSize {
+		return nil, fmt.Errorf("prior encoder: %d points per cloud, but it groups %d centres of %d points", n, p.numGroup, p.groupSize)
+	}
+	g, err := geom.Group(points, b, n, p.numGroup, p.groupSize)
+	if err != nil {
+		return nil, fmt.Errorf("prior encoder: %w", err)
+	}
+	var out []float32
+	tensor.NoGrad(func() {
+		ctx := &nn.Ctx{}
+		x, pos := p.net.Embed(ctx, g)
+		for _, blk := range p.net.Blocks {
+			x = blk.Forward(ctx, tensor.Add(x, pos))
+		}
+		f, _ := tensor.Max(p.net.Norm.Forward(x), 1)
+		out = f.Data
+	})
+	return out, nil
+}
