@@ -52,7 +52,7 @@ func BenchmarkBlockGEMMs(b *testing.B) {
 	x, w1, w2, w3, w4 := buf(rows*benchHidden), buf(3*benchC*benchC), buf(benchC*benchC), buf(benchHidden*benchC), buf(benchC*benchHidden)
 	qkv, att, o := buf(rows*3*benchC), buf(benchB*benchH*benchT*benchT), buf(rows*benchHidden)
 	lin := func(in, out int, w []float32) {
-		blas.Sgemm(false, true, rows, out, in, 1, x, in, w, in, 0, o, out) // forward
+		blas.Sgemm(false, true, rows, out, in, 1, x, in, w, in, 0, o, out)  // forward
 		blas.Sgemm(false, false, rows, in, out, 1, o, out, w, in, 0, x, in) // dX
 		blas.Sgemm(true, false, out, in, rows, 1, o, out, x, in, 0, w, in)  // dW
 	}

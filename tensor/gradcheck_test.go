@@ -10,7 +10,7 @@ import (
 // L = Σ out·R (R random, fixed). Forward passes run in float32, so the difference
 // quotient carries rounding noise of about ulp(L)/eps ≈ 1e-7·Σ|out·R|/eps, which for
 // these sizes (≤ a few hundred outputs, eps = 1e-2) is below 1e-3; the truncation error
-// is O(eps²·f''') ≈ 1e-4. A tolerance of 1e-2·max(1,|g|) + 2e-3 absolute is therefore
+// is O(eps²·|f‴|) ≈ 1e-4. A tolerance of 1e-2·max(1,|g|) + 2e-3 absolute is therefore
 // two orders above the noise and still catches any wrong formula (those are off by O(1)).
 const (
 	fdEps = 1e-2
