@@ -1,0 +1,112 @@
+package train
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+
+	"github.com/pointpeft/pointpeft/dataset"
+	"github.com/pointpeft/pointpeft/geom"
+	"github.com/pointpeft/pointpeft/nn"
+	"github.com/pointpeft/pointpeft/tensor"
+)
+
+// Evaluation is a model's accuracy on a data set.
+type Evaluation struct {
+	Acc, MeanClassAcc float64
+	Confusion         [][]int // [true][predicted]
+	// Probs are the class probabilities of every sample [N·classes], in data set order.
+	Probs []float32
+}
+
+// Evaluate runs net in eval mode over ds in order. With vote > 1 it averages the
+// softmax of vote views: the cloud itself and vote−1 copies scaled and translated as
+// Point-MAE's voting does, seeded so the views are the same every time.
+func Evaluate(ctx context.Context, net Classifier, ds dataset.Dataset, batch, vote int, seed uint64) (*Evaluation, error) {
+	classes := len(ds.Classes())
+	if batch < 1 {
+		batch = 64
+	}
+	loader, err := dataset.NewLoader(ds, dataset.LoaderConfig{BatchSize: batch, Seed: seed})
+	if err != nil {
+		return nil, err
+	}
+	ev := &Evaluation{Confusion: make([][]int, classes), Probs: make([]float32, 0, ds.Len()*classes)}
+	for i := range ev.Confusion {
+		ev.Confusion[i] = make([]int, classes)
+	}
+	it := loader.Epoch(0)
+	defer it.Close()
+	evalCtx := &nn.Ctx{}
+	for k := 0; ; k++ {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("evaluation %w", ErrInterrupted)
+		}
+		b, err := it.Next()
+		if err != nil {
+			if err == io.EOF {
+				break
+			}
+			return nil, err
+		}
+		probs := make([]float32, b.Size*classes)
+		for v := 0; v < vote; v++ {
+			pts := b.Points
+			if v > 0 {
+				pts = append([]float32(nil), b.Points...)
+				rng := rand.New(rand.NewPCG(seed, uint64(k)<<16|uint64(v)))
+				if err := geom.ScaleTranslate(pts, b.Size, b.N, geom.ScaleLow, geom.ScaleHigh, geom.TranslateRange, rng); err != nil {
+					return nil, err
+				}
+			}
+			var logits *tensor.Tensor
+			var ferr error
+			tensor.NoGrad(func() { logits, ferr = net.Forward(evalCtx, pts, b.Size, b.N) })
+			if ferr != nil {
+				return nil, ferr
+			}
+			if logits.Dim(1) != classes {
+				return nil, fmt.Errorf("the model predicts %d classes, the data set has %d", logits.Dim(1), classes)
+			}
+			var p *tensor.Tensor
+			tensor.NoGrad(func() { p = tensor.Softmax(logits) })
+			for i, x := range p.Data {
+				probs[i] += x / float32(vote)
+			}
+		}
+		for i := 0; i < b.Size; i++ {
+			row := probs[i*classes : (i+1)*classes]
+			best := 0
+			for j, x := range row {
+				if x > row[best] {
+					best = j
+				}
+			}
+			ev.Confusion[b.Labels[i]][best]++
+		}
+		ev.Probs = append(ev.Probs, probs...)
+	}
+	var correct, total int
+	var classAcc float64
+	var present int
+	for c, row := range ev.Confusion {
+		n := 0
+		for _, v := range row {
+			n += v
+		}
+		total += n
+		correct += row[c]
+		if n > 0 {
+			classAcc += float64(row[c]) / float64(n)
+			present++
+		}
+	}
+	if total == 0 {
+		return nil, fmt.Errorf("evaluation: the data set is empty")
+	}
+	ev.Acc = float64(correct) / float64(total)
+	ev.MeanClassAcc = classAcc / math.Max(float64(present), 1)
+	return ev, nil
+}

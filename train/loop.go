@@ -1,0 +1,400 @@
+package train
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"gopkg.in/yaml.v3"
+
+	"github.com/pointpeft/pointpeft/checkpoint"
+	"github.com/pointpeft/pointpeft/dataset"
+	"github.com/pointpeft/pointpeft/nn"
+	"github.com/pointpeft/pointpeft/optim"
+	"github.com/pointpeft/pointpeft/tensor"
+)
+
+// Run is one fine-tuning run: a model, its data, a recipe and the directory its files
+// go to.
+type Run struct {
+	Dir         string
+	Cfg         Config
+	Model       *Model
+	Train, Test dataset.Dataset
+	Log         *slog.Logger
+	// Progress receives the progress bar; nil shows none.
+	Progress io.Writer
+	// Resume continues from Dir's last.safetensors instead of starting afresh.
+	Resume bool
+}
+
+// EpochMetrics is one line of metrics.jsonl.
+type EpochMetrics struct {
+	Epoch        int     `json:"epoch"`
+	LR           float64 `json:"lr"`
+	TrainLoss    float64 `json:"train_loss"`
+	TrainAcc     float64 `json:"train_acc"`
+	TestAcc      float64 `json:"test_acc"`
+	MeanClassAcc float64 `json:"mean_class_acc"`
+	GradNorm     float64 `json:"grad_norm"`
+	Seconds      float64 `json:"seconds"`
+	SamplesPerS  float64 `json:"samples_per_s"`
+}
+
+// Result summarises a finished run.
+type Result struct {
+	Best    EpochMetrics // the epoch with the best test accuracy
+	Last    EpochMetrics
+	History []EpochMetrics
+	// Confusion is the best epoch's confusion matrix (rows: true class).
+	Confusion [][]int
+}
+
+// ErrInterrupted is returned when the context is cancelled (Ctrl-C): the run stops after
+// the current step; the last completed epoch's checkpoint is kept for --resume.
+var ErrInterrupted = errors.New("interrupted")
+
+// Fit trains and evaluates every epoch, writing the run's files as it goes.
+func (r *Run) Fit(ctx context.Context) (*Result, error) {
+	if err := r.Cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if r.Log == nil {
+		r.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if err := os.MkdirAll(r.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("run directory: %w", err)
+	}
+	net := r.Model.Net
+	params := net.Params()
+	opt, err := optim.NewAdamW(optim.ParamGroups(params, r.Cfg.WeightDecay))
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{}
+	start := 0
+	if r.Resume {
+		if start, err = r.restore(opt, res); err != nil {
+			return nil, err
+		}
+		r.Log.Info("resuming", "dir", r.Dir, "next_epoch", start)
+	} else if err := r.writeConfig(); err != nil {
+		return nil, err
+	}
+	loader, err := dataset.NewLoader(r.Train, dataset.LoaderConfig{BatchSize: r.Cfg.BatchSize, Shuffle: true, DropLast: true,
+		Seed: r.Cfg.Seed, Workers: r.Cfg.Workers, Transform: Augmentations[r.Cfg.Augment]})
+	if err != nil {
+		return nil, err
+	}
+	steps := loader.NumBatches()
+	if steps == 0 {
+		return nil, fmt.Errorf("training set has %d samples, fewer than one batch of %d", r.Train.Len(), r.Cfg.BatchSize)
+	}
+	sched, err := r.schedule(steps)
+	if err != nil {
+		return nil, err
+	}
+	for epoch := start; epoch < r.Cfg.Epochs; epoch++ {
+		m, err := r.trainEpoch(ctx, epoch, loader, opt, sched, params)
+		if err != nil {
+			return res, err
+		}
+		ev, err := Evaluate(ctx, net, r.Test, r.Cfg.EvalBatch, r.Cfg.Vote, r.Cfg.Seed)
+		if err != nil {
+			return res, err
+		}
+		m.TestAcc, m.MeanClassAcc = ev.Acc, ev.MeanClassAcc
+		res.History = append(res.History, m)
+		res.Last = m
+		improved := len(res.History) == 1 || m.TestAcc > res.Best.TestAcc
+		if improved {
+			res.Best, res.Confusion = m, ev.Confusion
+		}
+		r.Log.Info("epoch", "epoch", epoch, "lr", m.LR, "loss", m.TrainLoss, "train_acc", m.TrainAcc,
+			"test_acc", m.TestAcc, "mean_class_acc", m.MeanClassAcc, "samples_per_s", m.SamplesPerS)
+		if err := r.saveEpoch(epoch, opt, res, improved); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// schedule returns the lr of (epoch, step within epoch).
+func (r *Run) schedule(steps int) (func(epoch, step int) float64, error) {
+	c := r.Cfg
+	if c.Schedule == "step" {
+		s := optim.StepCosine{BaseLR: c.LR, MinLR: c.MinLR, WarmupLRInit: c.WarmupLR,
+			WarmupSteps: c.WarmupEpochs * steps, TotalSteps: c.Epochs * steps}
+		if err := s.Validate(); err != nil {
+			return nil, err
+		}
+		return func(e, i int) float64 { return s.LR(e*steps + i) }, nil
+	}
+	s := optim.CosineLR{BaseLR: c.LR, MinLR: c.MinLR, TInitial: c.Epochs, WarmupT: c.WarmupEpochs, WarmupLRInit: c.WarmupLR}
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	return func(e, _ int) float64 { return s.LR(e) }, nil
+}
+
+// stepRNG seeds the dropout / drop-path generator of one step from (seed, epoch, step),
+// so a resumed run draws exactly what an uninterrupted one would.
+func stepRNG(seed uint64, epoch, step int) *rand.Rand {
+	return rand.New(rand.NewPCG(seed^0x51ed, uint64(epoch)<<32|uint64(step)))
+}
+
+func (r *Run) trainEpoch(ctx context.Context, epoch int, loader *dataset.Loader, opt *optim.AdamW,
+	lr func(e, i int) float64, params []*tensor.Tensor) (EpochMetrics, error) {
+	return runEpoch(ctx, epochLoop{dir: r.Dir, cfg: r.Cfg, progress: r.Progress}, epoch, loader, opt, lr, params,
+		func(nctx *nn.Ctx, b *dataset.Batch) (*tensor.Tensor, int, error) {
+			logits, err := r.Model.Net.Forward(nctx, b.Points, b.Size, b.N)
+			if err != nil {
+				return nil, 0, err
+			}
+			return tensor.CrossEntropy(logits, b.Labels, r.Cfg.Smoothing), countCorrect(logits, b.Labels), nil
+		})
+}
+
+// epochLoop is what runEpoch needs of a run.
+type epochLoop struct {
+	dir      string
+	cfg      Config
+	progress io.Writer
+}
+
+// stepFunc computes one batch's loss (and, for classifiers, how many it got right).
+type stepFunc func(ctx *nn.Ctx, b *dataset.Batch) (loss *tensor.Tensor, correct int, err error)
+
+// runEpoch is one epoch of optimisation shared by fine-tuning and pre-training: lr
+// schedule, forward, NaN guard, backward, clipping, AdamW, progress bar, cancellation.
+func runEpoch(ctx context.Context, r epochLoop, epoch int, loader *dataset.Loader, opt *optim.AdamW,
+	lr func(e, i int) float64, params []*tensor.Tensor, lossOf stepFunc) (EpochMetrics, error) {
+	m := EpochMetrics{Epoch: epoch, LR: lr(epoch, 0)}
+	it := loader.Epoch(epoch)
+	defer it.Close()
+	var bar *progressbar.ProgressBar
+	if r.progress != nil {
+		bar = progressbar.NewOptions(loader.NumBatches()*r.cfg.BatchSize, progressbar.OptionSetWriter(r.progress),
+			progressbar.OptionSetDescription(fmt.Sprintf("epoch %d/%d", epoch+1, r.cfg.Epochs)),
+			progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("samples"),
+			progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(200*time.Millisecond),
+			progressbar.OptionOnCompletion(func() { fmt.Fprintln(r.progress) }))
+	}
+	start := time.Now()
+	var lossSum float64
+	correct, seen := 0, 0
+	for step := 0; ; step++ {
+		if ctx.Err() != nil {
+			return m, fmt.Errorf("%w at epoch %d step %d; %s", ErrInterrupted, epoch, step, keptMessage(r.dir))
+		}
+		b, err := it.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return m, fmt.Errorf("epoch %d: %w", epoch, err)
+		}
+		rate := lr(epoch, step)
+		nctx := &nn.Ctx{Train: true, RNG: stepRNG(r.cfg.Seed, epoch, step)}
+		loss, right, err := lossOf(nctx, b)
+		if err != nil {
+			return m, fmt.Errorf("epoch %d step %d: %w", epoch, step, err)
+		}
+		if l := float64(loss.Item()); math.IsNaN(l) || math.IsInf(l, 0) {
+			return m, fmt.Errorf("loss is %v at epoch %d step %d (lr %.3g): stopping; %s", l, epoch, step, rate, keptMessage(r.dir))
+		}
+		tensor.Backward(loss)
+		norm := optim.ClipGradNorm(params, clipOrInf(r.cfg.ClipNorm))
+		if math.IsNaN(norm) || math.IsInf(norm, 0) {
+			return m, fmt.Errorf("gradient norm is %v at epoch %d step %d: stopping; %s", norm, epoch, step, keptMessage(r.dir))
+		}
+		if err := opt.Step(rate); err != nil {
+			return m, err
+		}
+		for _, p := range params {
+			p.ZeroGrad()
+		}
+		lossSum += float64(loss.Item()) * float64(b.Size)
+		correct += right
+		seen += b.Size
+		m.GradNorm = norm
+		if bar != nil {
+			bar.Add(b.Size)
+		}
+	}
+	m.Seconds = time.Since(start).Seconds()
+	m.TrainLoss = lossSum / float64(max(seen, 1))
+	m.TrainAcc = float64(correct) / float64(max(seen, 1))
+	m.SamplesPerS = float64(seen) / m.Seconds
+	return m, nil
+}
+
+func clipOrInf(c float64) float64 {
+	if c <= 0 {
+		return math.Inf(1)
+	}
+	return c
+}
+
+func keptMessage(dir string) string {
+	last := filepath.Join(dir, "last.safetensors")
+	if _, err := os.Stat(last); err == nil {
+		return "the last good checkpoint is " + last + " (continue with --resume " + dir + ")"
+	}
+	return "no epoch had completed, so no checkpoint was written"
+}
+
+func countCorrect(logits *tensor.Tensor, labels []int) int {
+	c := logits.Dim(1)
+	n := 0
+	for i, l := range labels {
+		row := logits.Data[i*c : (i+1)*c]
+		best := 0
+		for j, v := range row {
+			if v > row[best] {
+				best = j
+			}
+		}
+		if best == l {
+			n++
+		}
+	}
+	return n
+}
+
+// writeConfig saves the resolved settings so the run can be repeated.
+func (r *Run) writeConfig() error {
+	doc := map[string]any{"train": r.Cfg, "method": string(r.Model.Method), "backbone_hash": r.Model.BackboneHash,
+		"classes": r.Model.Classes, "model": r.Model.Backbone.Cfg}
+	if r.Model.PEFT != nil {
+		doc["point_peft"] = r.Model.PEFT.Cfg
+	}
+	out, err := yaml.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	return writeAtomic(filepath.Join(r.Dir, "config.yaml"), out)
+}
+
+// saveEpoch writes metrics.jsonl, last.safetensors (with the optimizer state) and, when
+// the epoch improved, best.safetensors and (for methods that freeze the backbone)
+// adapter.safetensors, each atomically.
+func (r *Run) saveEpoch(epoch int, opt *optim.AdamW, res *Result, improved bool) error {
+	var lines []byte
+	for _, m := range res.History {
+		js, err := json.Marshal(m)
+		if err != nil {
+			return err
+		}
+		lines = append(append(lines, js...), '\n')
+	}
+	if err := writeAtomic(filepath.Join(r.Dir, "metrics.jsonl"), lines); err != nil {
+		return err
+	}
+	sd, err := r.Model.StateDict(false)
+	if err != nil {
+		return err
+	}
+	sd.Meta[MetaEpoch] = strconv.Itoa(epoch)
+	if improved {
+		if err := checkpoint.WriteSafetensors(filepath.Join(r.Dir, "best.safetensors"), sd); err != nil {
+			return err
+		}
+		if r.Model.Method != "full" {
+			ad, err := r.Model.StateDict(true)
+			if err != nil {
+				return err
+			}
+			ad.Meta[MetaEpoch] = strconv.Itoa(epoch)
+			if err := checkpoint.WriteSafetensors(filepath.Join(r.Dir, "adapter.safetensors"), ad); err != nil {
+				return err
+			}
+		}
+	}
+	for name, st := range opt.State() {
+		sd.Set("optim.m."+name, checkpoint.NewF32([]int{len(st.M)}, st.M))
+		sd.Set("optim.v."+name, checkpoint.NewF32([]int{len(st.V)}, st.V))
+		sd.Set("optim.step."+name, checkpoint.NewI64([]int{}, []int64{st.Step}))
+	}
+	hist, err := json.Marshal(res)
+	if err != nil {
+		return err
+	}
+	sd.Meta["result"] = string(hist)
+	return checkpoint.WriteSafetensors(filepath.Join(r.Dir, "last.safetensors"), sd)
+}
+
+// restore loads last.safetensors: weights, buffers, optimizer state and history. It
+// returns the next epoch to run.
+func (r *Run) restore(opt *optim.AdamW, res *Result) (int, error) {
+	path := filepath.Join(r.Dir, "last.safetensors")
+	sd, err := checkpoint.ReadSafetensors(path)
+	if err != nil {
+		return 0, fmt.Errorf("resume: %w", err)
+	}
+	if h := sd.Meta[MetaBackbone]; h != r.Model.BackboneHash {
+		return 0, fmt.Errorf("resume %s: the run started from backbone %s, this model's is %s", path, h, r.Model.BackboneHash)
+	}
+	if m := sd.Meta[MetaMethod]; m != string(r.Model.Method) {
+		return 0, fmt.Errorf("resume %s: the run used method %s, not %s", path, m, r.Model.Method)
+	}
+	epoch, err := strconv.Atoi(sd.Meta[MetaEpoch])
+	if err != nil {
+		return 0, fmt.Errorf("resume %s: no epoch recorded", path)
+	}
+	state, all := splitOptimState(sd)
+	model := checkpoint.NewStateDict()
+	for _, k := range all.Keys {
+		if k != bankKey && !strings.HasPrefix(k, "prior.") {
+			model.Set(k, all.Tensors[k])
+		}
+	}
+	if _, err := nn.LoadState(r.Model.Net, model); err != nil {
+		return 0, fmt.Errorf("resume %s: %w", path, err)
+	}
+	if err := opt.LoadState(state); err != nil {
+		return 0, fmt.Errorf("resume %s: %w", path, err)
+	}
+	if err := json.Unmarshal([]byte(sd.Meta["result"]), res); err != nil {
+		return 0, fmt.Errorf("resume %s: history: %w", path, err)
+	}
+	return epoch + 1, nil
+}
+
+// writeAtomic writes data to a temporary file beside path and renames it into place.
+func writeAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,202 @@
+package train
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+
+	"github.com/pointpeft/pointpeft/checkpoint"
+	"github.com/pointpeft/pointpeft/model"
+	"github.com/pointpeft/pointpeft/nn"
+	"github.com/pointpeft/pointpeft/peft"
+	"github.com/pointpeft/pointpeft/tensor"
+)
+
+// Classifier is what the loop trains: a backbone alone or with a method's modules.
+type Classifier interface {
+	nn.Stateful
+	Forward(ctx *nn.Ctx, points []float32, b, n int) (*tensor.Tensor, error)
+}
+
+// Model is a classifier together with what is needed to save and restore it.
+type Model struct {
+	Net      Classifier
+	Method   peft.Method
+	Backbone *model.PointTransformer
+	PEFT     *peft.PointPEFT // nil unless Method is point-peft
+	Classes  []string
+	// BackboneHash names the pre-trained weights the run started from.
+	BackboneHash string
+	// prior holds the pre-trained values of the backbone's trainable tensors, which the
+	// Point-PEFT prior encoder needs when the model is restored from a checkpoint.
+	prior *checkpoint.StateDict
+}
+
+// NewModel builds method's model on a pre-trained backbone. For point-peft the prior
+// encoder snapshots the backbone now, and bank (may be nil) is attached.
+func NewModel(bb *model.PointTransformer, method peft.Method, pcfg peft.Config, classes []string, bank *peft.MemoryBank, seed uint64) (*Model, error) {
+	m := &Model{Net: bb, Method: method, Backbone: bb, Classes: classes, BackboneHash: peft.BackboneHash(bb)}
+	if method == peft.MethodPointPEFT {
+		p, err := peft.New(bb, pcfg, rand.New(rand.NewPCG(seed, 0x9e3779b9)))
+		if err != nil {
+			return nil, err
+		}
+		p.Bank = bank
+		m.Net, m.PEFT = p, p
+	}
+	if err := peft.SetTrainable(m.Net.Params(), method); err != nil {
+		return nil, err
+	}
+	if m.PEFT != nil {
+		m.prior = checkpoint.NewStateDict()
+		for _, p := range bb.Params() {
+			if p.RequiresGrad() {
+				m.prior.Set("prior."+p.Name(), checkpoint.NewF32(p.Shape(), append([]float32(nil), p.Data...)))
+			}
+		}
+	}
+	return m, nil
+}
+
+// Meta is the metadata that lets a checkpoint rebuild its model.
+func (m *Model) Meta() (map[string]string, error) {
+	meta := map[string]string{
+		checkpoint.MetaFormatKey: checkpoint.MetaFormatValue,
+		MetaMethod:               string(m.Method),
+		MetaBackbone:             m.BackboneHash,
+	}
+	js, err := json.Marshal(m.Backbone.Cfg)
+	if err != nil {
+		return nil, err
+	}
+	meta[MetaModelConfig] = string(js)
+	if js, err = json.Marshal(m.Classes); err != nil {
+		return nil, err
+	}
+	meta[MetaClasses] = string(js)
+	if m.PEFT != nil {
+		if js, err = json.Marshal(m.PEFT.Cfg); err != nil {
+			return nil, err
+		}
+		meta[MetaPEFTConfig] = string(js)
+	}
+	return meta, nil
+}
+
+// bankKey holds the memory bank inside checkpoints and adapter files, so one file
+// restores a Point-PEFT model.
+const bankKey = "pointpeft.memory_bank"
+
+// StateDict is the full checkpoint content: every parameter and buffer, and for
+// Point-PEFT the prior's pre-trained tensors and the memory bank.
+func (m *Model) StateDict(trainableOnly bool) (*checkpoint.StateDict, error) {
+	sd := nn.StateDict(m.Net, trainableOnly)
+	if m.prior != nil && !trainableOnly {
+		for _, k := range m.prior.Keys {
+			sd.Set(k, m.prior.Tensors[k])
+		}
+	}
+	if m.PEFT != nil && m.PEFT.Bank != nil {
+		b := m.PEFT.Bank
+		sd.Set(bankKey, checkpoint.NewF32([]int{b.Len(), b.Dim}, b.Features))
+	}
+	meta, err := m.Meta()
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range meta {
+		sd.Meta[k] = v
+	}
+	if trainableOnly {
+		sd.Meta["content"] = "trainable parameters only: load onto backbone " + m.BackboneHash
+	}
+	return sd, nil
+}
+
+// LoadModel restores a model from one of our checkpoints (last/best.safetensors), or
+// from an adapter file together with the backbone it was trained on.
+func LoadModel(path, backbonePath string) (*Model, error) {
+	sd, err := checkpoint.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	if sd.Meta[checkpoint.MetaFormatKey] != checkpoint.MetaFormatValue || sd.Meta[MetaModelConfig] == "" {
+		return nil, fmt.Errorf("read %s: not a pointpeft checkpoint (use a backbone file with --backbone for official weights)", path)
+	}
+	var cfg model.Config
+	if err := json.Unmarshal([]byte(sd.Meta[MetaModelConfig]), &cfg); err != nil {
+		return nil, fmt.Errorf("read %s: model config: %w", path, err)
+	}
+	var classes []string
+	if err := json.Unmarshal([]byte(sd.Meta[MetaClasses]), &classes); err != nil {
+		return nil, fmt.Errorf("read %s: class names: %w", path, err)
+	}
+	method := peft.Method(sd.Meta[MetaMethod])
+	var pcfg peft.Config
+	if method == peft.MethodPointPEFT {
+		if err := json.Unmarshal([]byte(sd.Meta[MetaPEFTConfig]), &pcfg); err != nil {
+			return nil, fmt.Errorf("read %s: point-peft config: %w", path, err)
+		}
+	}
+	adapterOnly := strings.HasPrefix(sd.Meta["content"], "trainable parameters only")
+	var bb *model.PointTransformer
+	if adapterOnly {
+		if backbonePath == "" {
+			return nil, fmt.Errorf("read %s: an adapter file needs the backbone it was trained on (--backbone)", path)
+		}
+		if bb, _, err = LoadBackbone(backbonePath, cfg.Classes, cfg.NumGroup, cfg.GroupSize); err != nil {
+			return nil, err
+		}
+		if h := peft.BackboneHash(bb); h != sd.Meta[MetaBackbone] {
+			return nil, fmt.Errorf("read %s: the adapter was trained on backbone %s, but %s is backbone %s",
+				path, sd.Meta[MetaBackbone], backbonePath, h)
+		}
+	} else {
+		if bb, err = model.New(cfg, rand.New(rand.NewPCG(0, 1))); err != nil {
+			return nil, err
+		}
+		// The prior encoder snapshots the backbone at NewModel: give it the pre-trained
+		// values first (stored as prior.*), the fine-tuned ones after.
+		pre := checkpoint.NewStateDict()
+		for _, k := range sd.Keys {
+			if strings.HasPrefix(k, "prior.") {
+				pre.Set(strings.TrimPrefix(k, "prior."), sd.Tensors[k])
+			} else if _, ok := sd.Tensors["prior."+k]; !ok && k != bankKey {
+				pre.Set(k, sd.Tensors[k])
+			}
+		}
+		if _, err := nn.LoadState(bb, pre); err != nil {
+			return nil, fmt.Errorf("read %s: %w", path, err)
+		}
+	}
+	var bank *peft.MemoryBank
+	if t, ok := sd.Tensors[bankKey]; ok {
+		if len(t.Shape) != 2 || t.Shape[1] != cfg.TransDim {
+			return nil, fmt.Errorf("read %s: memory bank has shape %v, the model is %d wide", path, t.Shape, cfg.TransDim)
+		}
+		bank = &peft.MemoryBank{Features: t.F32, Dim: t.Shape[1], Meta: map[string]string{}}
+	}
+	m, err := NewModel(bb, method, pcfg, classes, bank, 0)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	m.BackboneHash = sd.Meta[MetaBackbone]
+	rest := checkpoint.NewStateDict()
+	for _, k := range sd.Keys {
+		if !strings.HasPrefix(k, "prior.") && k != bankKey && !strings.HasPrefix(k, "optim.") {
+			rest.Set(k, sd.Tensors[k])
+		}
+	}
+	rep, err := nn.LoadState(m.Net, rest)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if len(rep.Unexpected) > 0 {
+		return nil, fmt.Errorf("read %s: tensors the %s model does not have: %v", path, method, rep.Unexpected)
+	}
+	if !adapterOnly && len(rep.Missing) > 0 {
+		return nil, fmt.Errorf("read %s: tensors missing: %v", path, rep.Missing)
+	}
+	return m, nil
+}
