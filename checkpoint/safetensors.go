@@ -1,7 +1,6 @@
 package checkpoint
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
@@ -10,10 +9,11 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
+
+	"github.com/pointpeft/pointpeft/internal/atomicfile"
 )
 
 // maxHeaderSize mirrors the reference implementation's limit on the JSON
@@ -253,46 +253,8 @@ func validateSTEntry(name string, je stJSONEntry) (stEntry, error) {
 // file in the same directory, which is fsynced and then renamed over path, so
 // readers never observe a half-written checkpoint. Tensors are written in
 // sd.Keys order; see EncodeSafetensors.
-func WriteSafetensors(path string, sd *StateDict) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-			err = fmt.Errorf("write %s: %w", path, err)
-		}
-	}()
-	bw := bufio.NewWriterSize(f, 1<<20)
-	if err = EncodeSafetensors(bw, sd); err != nil {
-		return err
-	}
-	if err = bw.Flush(); err != nil {
-		return err
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	// Persist the rename itself; failure to sync a directory is not fatal
-	// on filesystems that do not support it.
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+func WriteSafetensors(path string, sd *StateDict) error {
+	return atomicfile.Write(path, func(w io.Writer) error { return EncodeSafetensors(w, sd) })
 }
 
 // EncodeSafetensors writes sd in safetensors format to w. The output is

@@ -1,7 +1,6 @@
 package pcio
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
@@ -11,6 +10,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/pointpeft/pointpeft/internal/atomicfile"
 )
 
 var npyMagic = []byte("\x93NUMPY")
@@ -134,22 +135,7 @@ func decodeFloats(p []byte, count, size int, order binary.ByteOrder) []float32 {
 // WriteNPY writes data as a little-endian float32 .npy (version 1) file with
 // the given shape.
 func WriteNPY(path string, data []float32, shape []int) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	w := bufio.NewWriter(f)
-	err = EncodeNPY(w, data, shape)
-	if err == nil {
-		err = w.Flush()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return atomicfile.Write(path, func(w io.Writer) error { return EncodeNPY(w, data, shape) })
 }
 
 // EncodeNPY writes data as a little-endian float32 .npy stream.

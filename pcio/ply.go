@@ -10,6 +10,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/pointpeft/pointpeft/internal/atomicfile"
 )
 
 // plyType is a PLY scalar type.
@@ -454,22 +456,13 @@ func WritePLY(path string, c Cloud, binaryFormat bool) error {
 	if err := c.check(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	w := bufio.NewWriter(f)
-	err = encodePLY(w, c, binaryFormat)
-	if err == nil {
-		err = w.Flush()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return atomicfile.Write(path, func(w io.Writer) error {
+		bw := bufio.NewWriter(w)
+		if err := encodePLY(bw, c, binaryFormat); err != nil {
+			return err
+		}
+		return bw.Flush()
+	})
 }
 
 func encodePLY(w *bufio.Writer, c Cloud, binaryFormat bool) error {

@@ -1,12 +1,14 @@
 package pcio
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/pointpeft/pointpeft/internal/atomicfile"
 )
 
 // ReadTXT reads a text point cloud (.txt or .xyz): one point per line, values
@@ -91,40 +93,28 @@ func WriteTXT(path string, c Cloud) error {
 	if err := c.check(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	w := bufio.NewWriter(f)
-	k := len(c.ExtraNames)
-	var line []byte
-	for i := 0; i < c.Len(); i++ {
-		line = line[:0]
-		for j := 0; j < 3; j++ {
-			if j > 0 {
-				line = append(line, ',')
+	return atomicfile.Write(path, func(w io.Writer) error {
+		k := len(c.ExtraNames)
+		var line []byte
+		for i := 0; i < c.Len(); i++ {
+			line = line[:0]
+			for j := 0; j < 3; j++ {
+				if j > 0 {
+					line = append(line, ',')
+				}
+				line = strconv.AppendFloat(line, float64(c.Points[i*3+j]), 'g', -1, 32)
 			}
-			line = strconv.AppendFloat(line, float64(c.Points[i*3+j]), 'g', -1, 32)
+			for j := 0; j < k; j++ {
+				line = append(line, ',')
+				line = strconv.AppendFloat(line, float64(c.Extra[i*k+j]), 'g', -1, 32)
+			}
+			line = append(line, '\n')
+			if _, err := w.Write(line); err != nil {
+				return err
+			}
 		}
-		for j := 0; j < k; j++ {
-			line = append(line, ',')
-			line = strconv.AppendFloat(line, float64(c.Extra[i*k+j]), 'g', -1, 32)
-		}
-		line = append(line, '\n')
-		if _, err = w.Write(line); err != nil {
-			break
-		}
-	}
-	if err == nil {
-		err = w.Flush()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+		return nil
+	})
 }
 
 // check validates the slice lengths of a cloud before it is written.

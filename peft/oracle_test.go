@@ -130,7 +130,10 @@ func TestOracleTrainGradients(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			oracletest.RelClose(t, "train logits", logits.Data, fx.Tensors["train.logits"].F32, 1e-4)
+			// The oracle's own float32 train logits differ from its float64 ones by up to
+			// 5.6e-5 (fixed mode: inverse-distance weights of near-coincident tokens amplify
+			// rounding), so a tolerance of 1e-4 would test BLAS blocking, not the model.
+			oracletest.RelClose(t, "train logits", logits.Data, fx.Tensors["train.logits"].F32, 3e-4)
 			loss := tensor.CrossEntropy(logits, oracletest.Labels(common), 0)
 			oracletest.RelClose(t, "train loss", loss.Data, fx.Tensors["train.loss"].F32, 1e-4)
 			tensor.Backward(loss)

@@ -1,13 +1,12 @@
 package tensor
 
 import (
-	"math"
 	"math/rand/v2"
 )
 
 // unary applies f elementwise; df(x, y) is the derivative given input x and output y.
 func unary(t *Tensor, f func(float32) float32, df func(x, y float32) float32) *Tensor {
-	out := make([]float32, len(t.Data))
+	out := alloc(len(t.Data))
 	parallelFor(len(out), grainElems, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			out[i] = f(t.Data[i])
@@ -43,14 +42,14 @@ func Sigmoid(t *Tensor) *Tensor {
 	return unary(t, sigmoid, func(_, y float32) float32 { return y * (1 - y) })
 }
 
-func sigmoid(x float32) float32 { return float32(1 / (1 + math.Exp(-float64(x)))) }
+func sigmoid(x float32) float32 { return 1 / (1 + exp32(-x)) }
 
 // GELU is x·Φ(x) with the exact (erf) Φ, PyTorch's default nn.GELU.
 func GELU(t *Tensor) *Tensor {
 	return unary(t, func(x float32) float32 { return 0.5 * x * (1 + erf32(x*invSqrt2)) },
 		func(x, _ float32) float32 {
 			cdf := 0.5 * (1 + erf32(x*invSqrt2))
-			pdf := float32(invSqrt2Pi) * float32(math.Exp(float64(-0.5*x*x)))
+			pdf := float32(invSqrt2Pi) * exp32(-0.5*x*x)
 			return cdf + x*pdf
 		})
 }
@@ -113,13 +112,13 @@ func maskScale(t *Tensor, p float32, width int, rng *rand.Rand) *Tensor {
 		shapeErr("Dropout", "probability must be in [0,1)", t)
 	}
 	keep := 1 / (1 - p)
-	mask := make([]float32, t.Numel()/max(width, 1))
+	mask := alloc(t.Numel() / max(width, 1))
 	for i := range mask {
 		if rng.Float32() >= p {
 			mask[i] = keep
 		}
 	}
-	out := make([]float32, t.Numel())
+	out := alloc(t.Numel())
 	parallelFor(len(out), grainElems, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			out[i] = t.Data[i] * mask[i/width]

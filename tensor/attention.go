@@ -19,8 +19,8 @@ func Attention(qkv *Tensor, heads int, scale float32) *Tensor {
 	b, t, c3 := qkv.Dim(0), qkv.Dim(1), qkv.Dim(2)
 	c := c3 / 3
 	d := c / heads
-	probs := make([]float32, b*heads*t*t)
-	out := make([]float32, b*t*c)
+	probs := alloc(b * heads * t * t)
+	out := alloc(b * t * c)
 	batched(b*heads, t*t*d, func(i int) {
 		bi, h := i/heads, i%heads
 		base := bi * t * c3
@@ -41,7 +41,7 @@ func Attention(qkv *Tensor, heads int, scale float32) *Tensor {
 				base := bi * t * c3
 				p := probs[i*t*t : (i+1)*t*t]
 				do := dO[bi*t*c+h*d:]
-				ds := make([]float32, t*t)
+				ds := alloc(t * t)
 				// dV = Pᵀ·dO
 				blas.Sgemm(true, false, t, d, t, 1, p, t, do, c, 1, g[base+2*c+h*d:], c3)
 				// dP = dO·Vᵀ, then the softmax backward dS = P∘(dP − rowsum(dP∘P)).

@@ -53,14 +53,17 @@ func broadcastShape(op string, a, b *Tensor) []int {
 	return out
 }
 
-// bmap says how an operand's elements are found from the flat output index i:
-// at (i/div)%per when simple, else through the explicit index table idx.
+// bmap says how an operand's elements are found from the flat output index i: at
+// (i/div)%per when its non-1 dimensions are one run of the output's; at
+// (i/(rep·inner))·inner + i%inner when a run of 1s sits between two such runs (a [B,1,C]
+// operand of a [B,M,C] output); else through the explicit index table idx.
 type bmap struct {
-	div, per int
-	idx      []int32
+	div, per   int
+	rep, inner int
+	idx        []int32
 }
 
-func (m bmap) full(n int) bool { return m.idx == nil && m.div == 1 && m.per == n }
+func (m bmap) full(n int) bool { return m.idx == nil && m.rep == 0 && m.div == 1 && m.per == n }
 
 // mapOperand finds the cheapest bmap for an operand of shape s broadcast to out: when
 // its non-1 dimensions form one contiguous run of out's dimensions, two integers do.
@@ -92,6 +95,28 @@ func mapOperand(s, out []int) bmap {
 	if contiguous {
 		return bmap{div: prod(out[last+1:]), per: prod(out[first : last+1])}
 	}
+	// [pre…, 1…, post…] with pre and post equal to the output's dimensions.
+	lo, hi := first, last
+	for lo+1 <= last && pad[lo+1] != 1 {
+		lo++
+	}
+	for hi-1 >= first && pad[hi-1] != 1 {
+		hi--
+	}
+	mid := true
+	for i := lo + 1; i < hi; i++ {
+		if pad[i] != 1 {
+			mid = false
+		}
+	}
+	for i := 0; i < len(pad) && mid; i++ {
+		if (i <= lo || i >= hi) && pad[i] != out[i] && !(i < first) {
+			mid = false
+		}
+	}
+	if mid && first == 0 {
+		return bmap{rep: prod(out[lo+1 : hi]), inner: prod(out[hi:])}
+	}
 	n := prod(out)
 	idx := make([]int32, n)
 	strides := make([]int, len(pad))
@@ -120,21 +145,29 @@ func mapOperand(s, out []int) bmap {
 
 // cursor walks a bmap incrementally from position lo, avoiding a division per element.
 type cursor struct {
-	m    bmap
-	s, j int
-	i    int
+	m       bmap
+	s, j    int
+	i       int
+	r, base int
 }
 
 func newCursor(m bmap, lo int) cursor {
-	if m.idx != nil {
+	switch {
+	case m.idx != nil:
 		return cursor{m: m, i: lo}
+	case m.rep > 0:
+		block := m.rep * m.inner
+		return cursor{m: m, j: lo % m.inner, r: (lo / m.inner) % m.rep, base: lo / block * m.inner}
 	}
 	return cursor{m: m, s: lo % m.div, j: (lo / m.div) % m.per}
 }
 
 func (c *cursor) at() int {
-	if c.m.idx != nil {
+	switch {
+	case c.m.idx != nil:
 		return int(c.m.idx[c.i])
+	case c.m.rep > 0:
+		return c.base + c.j
 	}
 	return c.j
 }
@@ -142,6 +175,18 @@ func (c *cursor) at() int {
 func (c *cursor) next() {
 	if c.m.idx != nil {
 		c.i++
+		return
+	}
+	if c.m.rep > 0 {
+		c.j++
+		if c.j == c.m.inner {
+			c.j = 0
+			c.r++
+			if c.r == c.m.rep {
+				c.r = 0
+				c.base += c.m.inner
+			}
+		}
 		return
 	}
 	c.s++
@@ -158,7 +203,7 @@ func binary(k binKind, a, b *Tensor) *Tensor {
 	op := binNames[k]
 	shape := broadcastShape(op, a, b)
 	n := prod(shape)
-	out := make([]float32, n)
+	out := alloc(n)
 	if sameShape(a.shape, b.shape) {
 		parallelFor(n, grainElems, func(lo, hi int) {
 			x, y, o := a.Data[lo:hi], b.Data[lo:hi], out[lo:hi]
@@ -225,8 +270,11 @@ func binary(k binKind, a, b *Tensor) *Tensor {
 }
 
 func idxOf(m bmap, i int) int {
-	if m.idx != nil {
+	switch {
+	case m.idx != nil:
 		return int(m.idx[i])
+	case m.rep > 0:
+		return i/(m.rep*m.inner)*m.inner + i%m.inner
 	}
 	return (i / m.div) % m.per
 }
@@ -257,6 +305,25 @@ func localGrad(k binKind, which int, x, y float32) float32 {
 func binaryBackwardSame(k binKind, a, b, r *Tensor) {
 	g := r.Grad
 	n := len(g)
+	if (k == kAdd || k == kSub) && a != b {
+		// b reads g first; then a may take g itself instead of a copy.
+		if b.requiresGrad {
+			gb := b.grad()
+			sign := float32(1)
+			if k == kSub {
+				sign = -1
+			}
+			parallelFor(n, grainElems, func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					gb[i] += sign * g[i]
+				}
+			})
+		}
+		if a.requiresGrad {
+			a.takeGrad(g)
+		}
+		return
+	}
 	if a.requiresGrad {
 		ga := a.grad()
 		parallelFor(n, grainElems, func(lo, hi int) {
@@ -318,7 +385,7 @@ func reduceInto(dst []float32, m bmap, g []float32, f func(i int, g float32) flo
 	chunk := (n + workers - 1) / workers
 	parallelFor(workers, 1, func(wlo, whi int) {
 		for w := wlo; w < whi; w++ {
-			p := make([]float32, len(dst))
+			p := alloc(len(dst))
 			lo, hi := w*chunk, min((w+1)*chunk, n)
 			c := newCursor(m, lo)
 			for i := lo; i < hi; i++ {
@@ -337,7 +404,7 @@ func reduceInto(dst []float32, m bmap, g []float32, f func(i int, g float32) flo
 
 // Scale returns a*s.
 func Scale(a *Tensor, s float32) *Tensor {
-	out := make([]float32, len(a.Data))
+	out := alloc(len(a.Data))
 	parallelFor(len(out), grainElems, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			out[i] = a.Data[i] * s
@@ -359,13 +426,13 @@ func Scale(a *Tensor, s float32) *Tensor {
 
 // AddScalar returns a+s.
 func AddScalar(a *Tensor, s float32) *Tensor {
-	out := make([]float32, len(a.Data))
+	out := alloc(len(a.Data))
 	for i, v := range a.Data {
 		out[i] = v + s
 	}
 	r := result(a.Shape(), out, a)
 	if r.requiresGrad {
-		r.backward = func() { addInto(a.grad(), r.Grad) }
+		r.backward = func() { a.takeGrad(r.Grad) }
 	}
 	return r
 }

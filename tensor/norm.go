@@ -14,7 +14,7 @@ func rowsOf(t *Tensor) (rows, n int) {
 // Softmax normalises the last axis to probabilities.
 func Softmax(t *Tensor) *Tensor {
 	rows, n := rowsOf(t)
-	out := make([]float32, len(t.Data))
+	out := alloc(len(t.Data))
 	parallelFor(rows, grainElems/(n+1)+1, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			softmaxRow(out[r*n:(r+1)*n], t.Data[r*n:(r+1)*n])
@@ -48,7 +48,7 @@ func softmaxRow(dst, src []float32) {
 	}
 	var s float64
 	for i, v := range src {
-		e := float32(math.Exp(float64(v - m)))
+		e := exp32(v - m)
 		dst[i] = e
 		s += float64(e)
 	}
@@ -61,7 +61,7 @@ func softmaxRow(dst, src []float32) {
 // LogSoftmax is log(softmax(x)) over the last axis, computed stably.
 func LogSoftmax(t *Tensor) *Tensor {
 	rows, n := rowsOf(t)
-	out := make([]float32, len(t.Data))
+	out := alloc(len(t.Data))
 	parallelFor(rows, grainElems/(n+1)+1, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			logSoftmaxRow(out[r*n:(r+1)*n], t.Data[r*n:(r+1)*n])
@@ -115,7 +115,7 @@ func CrossEntropy(logits *Tensor, labels []int, smoothing float32) *Tensor {
 			shapeErr("CrossEntropy", fmt.Sprintf("label %d of row %d not in [0,%d)", l, i, c), logits)
 		}
 	}
-	logp := make([]float32, n*c)
+	logp := alloc(n * c)
 	var total float64
 	for r := 0; r < n; r++ {
 		row := logp[r*c : (r+1)*c]
@@ -150,9 +150,9 @@ func CrossEntropy(logits *Tensor, labels []int, smoothing float32) *Tensor {
 func LayerNorm(x, w, b *Tensor, eps float32) *Tensor {
 	rows, n := rowsOf(x)
 	checkAffine("LayerNorm", x, w, b, n)
-	out := make([]float32, len(x.Data))
-	mean := make([]float32, rows)
-	rstd := make([]float32, rows)
+	out := alloc(len(x.Data))
+	mean := alloc(rows)
+	rstd := alloc(rows)
 	parallelFor(rows, grainElems/(n+1)+1, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			row := x.Data[r*n : (r+1)*n]
@@ -191,7 +191,7 @@ func LayerNorm(x, w, b *Tensor, eps float32) *Tensor {
 			partials := newPartials(rows, n, dw != nil, db != nil)
 			parallelFor(rows, grainElems/(n+1)+1, func(lo, hi int) {
 				pw, pb := partials.get(lo)
-				dxhat := make([]float32, n)
+				dxhat := alloc(n)
 				for r := lo; r < hi; r++ {
 					row, dy := x.Data[r*n:(r+1)*n], res.Grad[r*n:(r+1)*n]
 					mu, rs := mean[r], rstd[r]
@@ -307,8 +307,8 @@ func BatchNorm(x, w, b *Tensor, st *BatchNormState, train bool) *Tensor {
 	if len(st.Mean) != c || len(st.Var) != c {
 		shapeErr("BatchNorm", fmt.Sprintf("running statistics have %d channels", len(st.Mean)), x)
 	}
-	mean := make([]float32, c)
-	rstd := make([]float32, c)
+	mean := alloc(c)
+	rstd := alloc(c)
 	if train {
 		if rows < 2 {
 			shapeErr("BatchNorm", "training needs more than one value per channel", x)
@@ -329,7 +329,7 @@ func BatchNorm(x, w, b *Tensor, st *BatchNormState, train bool) *Tensor {
 			rstd[j] = float32(1 / math.Sqrt(float64(st.Var[j])+float64(st.Eps)))
 		}
 	}
-	out := make([]float32, len(x.Data))
+	out := alloc(len(x.Data))
 	parallelFor(rows, grainElems/(c+1)+1, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			row, o := x.Data[r*c:(r+1)*c], out[r*c:(r+1)*c]
@@ -416,8 +416,8 @@ func batchNormBackward(x, w, b, res *Tensor, mean, rstd []float32, train bool) {
 		return
 	}
 	gx := x.grad()
-	scale := make([]float32, c)
-	mD, mDX := make([]float32, c), make([]float32, c)
+	scale := alloc(c)
+	mD, mDX := alloc(c), alloc(c)
 	for j := 0; j < c; j++ {
 		scale[j] = rstd[j]
 		if w != nil {
@@ -446,8 +446,8 @@ func batchNormBackward(x, w, b, res *Tensor, mean, rstd []float32, train bool) {
 // L2Normalize divides each row (last axis) by max(‖row‖₂, eps), as F.normalize does.
 func L2Normalize(t *Tensor, eps float32) *Tensor {
 	rows, n := rowsOf(t)
-	out := make([]float32, len(t.Data))
-	norms := make([]float32, rows)
+	out := alloc(len(t.Data))
+	norms := alloc(rows)
 	parallelFor(rows, grainElems/(n+1)+1, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			row := t.Data[r*n : (r+1)*n]

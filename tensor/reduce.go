@@ -15,7 +15,7 @@ func sumScaled(op string, t *Tensor, axis int, mean bool) *Tensor {
 	if mean && n > 0 {
 		scale = 1 / float32(n)
 	}
-	out := make([]float32, outer*inner)
+	out := alloc(outer * inner)
 	parallelFor(outer, grainElems/(n*inner+1)+1, func(lo, hi int) {
 		acc := make([]float64, inner)
 		for o := lo; o < hi; o++ {
@@ -71,7 +71,7 @@ func Max(t *Tensor, axis int) (*Tensor, []int32) {
 	if n == 0 {
 		shapeErr("Max", "empty axis", t)
 	}
-	out := make([]float32, outer*inner)
+	out := alloc(outer * inner)
 	arg := make([]int32, outer*inner)
 	parallelFor(outer, grainElems/(n*inner+1)+1, func(lo, hi int) {
 		for o := lo; o < hi; o++ {
@@ -115,7 +115,7 @@ func TopK(t *Tensor, k int) (values []float32, indices []int32) {
 		shapeErr("TopK", "k out of range", t)
 	}
 	rows := t.Numel() / max(n, 1)
-	values = make([]float32, rows*k)
+	values = alloc(rows * k)
 	indices = make([]int32, rows*k)
 	parallelFor(rows, 1, func(lo, hi int) {
 		for r := lo; r < hi; r++ {

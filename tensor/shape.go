@@ -25,7 +25,7 @@ func Reshape(t *Tensor, shape ...int) *Tensor {
 	}
 	r := result(shape, t.Data, t)
 	if r.requiresGrad {
-		r.backward = func() { addInto(t.grad(), r.Grad) }
+		r.backward = func() { t.takeGrad(r.Grad) }
 	}
 	return r
 }
@@ -47,7 +47,7 @@ func Permute(t *Tensor, perm ...int) *Tensor {
 	for i, p := range perm {
 		shape[i] = t.shape[p]
 	}
-	out := make([]float32, t.Numel())
+	out := alloc(t.Numel())
 	permuteCopy(out, t.Data, t.shape, perm, false)
 	r := result(shape, out, t)
 	if r.requiresGrad {
@@ -153,7 +153,7 @@ func Concat(axis int, ts ...*Tensor) *Tensor {
 		shape[axis] += t.shape[axis]
 	}
 	outer, total, inner := splitAt(shape, axis)
-	out := make([]float32, outer*total*inner)
+	out := alloc(outer * total * inner)
 	off := 0
 	offs := make([]int, len(ts))
 	for i, t := range ts {
@@ -199,7 +199,7 @@ func Slice(t *Tensor, axis, start, end int) *Tensor {
 	shape := t.Shape()
 	shape[axis] = end - start
 	w := (end - start) * inner
-	out := make([]float32, outer*w)
+	out := alloc(outer * w)
 	parallelFor(outer, grainElems/(w+1)+1, func(lo, hi int) {
 		for o := lo; o < hi; o++ {
 			copy(out[o*w:(o+1)*w], t.Data[(o*n+start)*inner:])
@@ -238,7 +238,7 @@ func IndexSelect(t *Tensor, idx []int32) *Tensor {
 		}
 	}
 	shape := append([]int{len(idx)}, t.shape[1:]...)
-	out := make([]float32, len(idx)*w)
+	out := alloc(len(idx) * w)
 	parallelFor(len(idx), grainElems/(w+1)+1, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			copy(out[i*w:(i+1)*w], t.Data[int(idx[i])*w:])
@@ -271,7 +271,7 @@ func BroadcastTo(t *Tensor, shape ...int) *Tensor {
 	}
 	n := prod(shape)
 	m := mapOperand(t.shape, shape)
-	out := make([]float32, n)
+	out := alloc(n)
 	parallelFor(n, grainElems, func(lo, hi int) {
 		c := newCursor(m, lo)
 		for i := lo; i < hi; i++ {

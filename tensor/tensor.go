@@ -201,9 +201,24 @@ func result(shape []int, data []float32, inputs ...*Tensor) *Tensor {
 // grad returns t's gradient buffer, allocating it (zeroed) on first use.
 func (t *Tensor) grad() []float32 {
 	if t.Grad == nil {
-		t.Grad = make([]float32, len(t.Data))
+		if t.param {
+			t.Grad = make([]float32, len(t.Data)) // parameters' gradients outlive a step
+		} else {
+			t.Grad = alloc(len(t.Data))
+		}
 	}
 	return t.Grad
+}
+
+// takeGrad adds g into t's gradient. When t has none yet and is not a parameter, t
+// takes g itself instead of a copy: g is the gradient of the op output whose backward is
+// running, which nothing reads afterwards. At most one input of an op may take it.
+func (t *Tensor) takeGrad(g []float32) {
+	if t.Grad == nil && !t.param {
+		t.Grad = g
+		return
+	}
+	addInto(t.grad(), g)
 }
 
 // Backward computes the gradient of the scalar loss with respect to every tensor that

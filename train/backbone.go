@@ -33,6 +33,13 @@ func LoadBackbone(path string, classes, numGroup, groupSize int) (*model.PointTr
 	if err != nil {
 		return nil, nn.LoadReport{}, err
 	}
+	return BackboneFromStateDict(sd, path, classes, numGroup, groupSize)
+}
+
+// BackboneFromStateDict is LoadBackbone for a state dict already in memory; path only
+// names it in errors.
+func BackboneFromStateDict(sd *checkpoint.StateDict, path string, classes, numGroup, groupSize int) (*model.PointTransformer, nn.LoadReport, error) {
+	var err error
 	layout := checkpoint.DetectFormat(sd)
 	var cfg model.Config
 	if js, ok := sd.Meta[MetaModelConfig]; ok {

@@ -51,6 +51,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("train config: learning rates, weight decay and clip norm must be positive")
 	case c.Schedule != "epoch" && c.Schedule != "step":
 		return fmt.Errorf("train config: schedule %q is neither epoch nor step", c.Schedule)
+	case c.WarmupEpochs < 0 || (c.Schedule == "step" && c.WarmupEpochs >= c.Epochs):
+		return fmt.Errorf("train config: %d warm-up epochs leave no room in %d epochs", c.WarmupEpochs, c.Epochs)
 	case c.Vote < 1:
 		return fmt.Errorf("train config: vote %d, want >= 1", c.Vote)
 	case c.Smoothing < 0 || c.Smoothing >= 1:

@@ -40,6 +40,7 @@ func Evaluate(ctx context.Context, net Classifier, ds dataset.Dataset, batch, vo
 	it := loader.Epoch(0)
 	defer it.Close()
 	evalCtx := &nn.Ctx{}
+	arena := tensor.NewArena()
 	for k := 0; ; k++ {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("evaluation %w", ErrInterrupted)
@@ -61,19 +62,25 @@ func Evaluate(ctx context.Context, net Classifier, ds dataset.Dataset, batch, vo
 					return nil, err
 				}
 			}
-			var logits *tensor.Tensor
 			var ferr error
-			tensor.NoGrad(func() { logits, ferr = net.Forward(evalCtx, pts, b.Size, b.N) })
+			arena.Step(func() {
+				tensor.NoGrad(func() {
+					logits, err := net.Forward(evalCtx, pts, b.Size, b.N)
+					if err != nil {
+						ferr = err
+						return
+					}
+					if logits.Dim(1) != classes {
+						ferr = fmt.Errorf("the model predicts %d classes, the data set has %d", logits.Dim(1), classes)
+						return
+					}
+					for i, x := range tensor.Softmax(logits).Data {
+						probs[i] += x / float32(vote)
+					}
+				})
+			})
 			if ferr != nil {
 				return nil, ferr
-			}
-			if logits.Dim(1) != classes {
-				return nil, fmt.Errorf("the model predicts %d classes, the data set has %d", logits.Dim(1), classes)
-			}
-			var p *tensor.Tensor
-			tensor.NoGrad(func() { p = tensor.Softmax(logits) })
-			for i, x := range p.Data {
-				probs[i] += x / float32(vote)
 			}
 		}
 		for i := 0; i < b.Size; i++ {

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pointpeft/pointpeft/internal/atomicfile"
+
 	"github.com/schollz/progressbar/v3"
 	"gopkg.in/yaml.v3"
 
@@ -22,6 +24,7 @@ import (
 	"github.com/pointpeft/pointpeft/dataset"
 	"github.com/pointpeft/pointpeft/nn"
 	"github.com/pointpeft/pointpeft/optim"
+	"github.com/pointpeft/pointpeft/plots"
 	"github.com/pointpeft/pointpeft/tensor"
 )
 
@@ -37,6 +40,9 @@ type Run struct {
 	Progress io.Writer
 	// Resume continues from Dir's last.safetensors instead of starting afresh.
 	Resume bool
+	// Spec, if set, is saved in config.yaml under "spec": what the caller needs to
+	// rebuild the run (data and backbone paths, settings).
+	Spec any
 }
 
 // EpochMetrics is one line of metrics.jsonl.
@@ -192,6 +198,7 @@ func runEpoch(ctx context.Context, r epochLoop, epoch int, loader *dataset.Loade
 			progressbar.OptionOnCompletion(func() { fmt.Fprintln(r.progress) }))
 	}
 	start := time.Now()
+	arena := tensor.NewArena()
 	var lossSum float64
 	correct, seen := 0, 0
 	for step := 0; ; step++ {
@@ -207,15 +214,26 @@ func runEpoch(ctx context.Context, r epochLoop, epoch int, loader *dataset.Loade
 		}
 		rate := lr(epoch, step)
 		nctx := &nn.Ctx{Train: true, RNG: stepRNG(r.cfg.Seed, epoch, step)}
-		loss, right, err := lossOf(nctx, b)
-		if err != nil {
-			return m, fmt.Errorf("epoch %d step %d: %w", epoch, step, err)
+		var lossValue, norm float64
+		var right int
+		var stepErr error
+		arena.Step(func() {
+			loss, n, err := lossOf(nctx, b)
+			if err != nil {
+				stepErr = fmt.Errorf("epoch %d step %d: %w", epoch, step, err)
+				return
+			}
+			lossValue, right = float64(loss.Item()), n
+			if math.IsNaN(lossValue) || math.IsInf(lossValue, 0) {
+				stepErr = fmt.Errorf("loss is %v at epoch %d step %d (lr %.3g): stopping; %s", lossValue, epoch, step, rate, keptMessage(r.dir))
+				return
+			}
+			tensor.Backward(loss)
+		})
+		if stepErr != nil {
+			return m, stepErr
 		}
-		if l := float64(loss.Item()); math.IsNaN(l) || math.IsInf(l, 0) {
-			return m, fmt.Errorf("loss is %v at epoch %d step %d (lr %.3g): stopping; %s", l, epoch, step, rate, keptMessage(r.dir))
-		}
-		tensor.Backward(loss)
-		norm := optim.ClipGradNorm(params, clipOrInf(r.cfg.ClipNorm))
+		norm = optim.ClipGradNorm(params, clipOrInf(r.cfg.ClipNorm))
 		if math.IsNaN(norm) || math.IsInf(norm, 0) {
 			return m, fmt.Errorf("gradient norm is %v at epoch %d step %d: stopping; %s", norm, epoch, step, keptMessage(r.dir))
 		}
@@ -225,7 +243,7 @@ func runEpoch(ctx context.Context, r epochLoop, epoch int, loader *dataset.Loade
 		for _, p := range params {
 			p.ZeroGrad()
 		}
-		lossSum += float64(loss.Item()) * float64(b.Size)
+		lossSum += lossValue * float64(b.Size)
 		correct += right
 		seen += b.Size
 		m.GradNorm = norm
@@ -280,11 +298,14 @@ func (r *Run) writeConfig() error {
 	if r.Model.PEFT != nil {
 		doc["point_peft"] = r.Model.PEFT.Cfg
 	}
+	if r.Spec != nil {
+		doc["spec"] = r.Spec
+	}
 	out, err := yaml.Marshal(doc)
 	if err != nil {
 		return err
 	}
-	return writeAtomic(filepath.Join(r.Dir, "config.yaml"), out)
+	return atomicfile.WriteBytes(filepath.Join(r.Dir, "config.yaml"), out)
 }
 
 // saveEpoch writes metrics.jsonl, last.safetensors (with the optimizer state) and, when
@@ -299,8 +320,17 @@ func (r *Run) saveEpoch(epoch int, opt *optim.AdamW, res *Result, improved bool)
 		}
 		lines = append(append(lines, js...), '\n')
 	}
-	if err := writeAtomic(filepath.Join(r.Dir, "metrics.jsonl"), lines); err != nil {
+	if err := atomicfile.WriteBytes(filepath.Join(r.Dir, "metrics.jsonl"), lines); err != nil {
 		return err
+	}
+	if err := plots.TrainCurves(filepath.Join(r.Dir, "train_curves.png"), curves(res.History, "fine-tuning: "+string(r.Model.Method))); err != nil {
+		return err
+	}
+	if improved {
+		title := fmt.Sprintf("%s, epoch %d: %.2f%% overall, %.2f%% mean class", r.Model.Method, epoch, 100*res.Best.TestAcc, 100*res.Best.MeanClassAcc)
+		if err := plots.Confusion(filepath.Join(r.Dir, "confusion.png"), r.Model.Classes, res.Confusion, title); err != nil {
+			return err
+		}
 	}
 	sd, err := r.Model.StateDict(false)
 	if err != nil {
@@ -372,29 +402,17 @@ func (r *Run) restore(opt *optim.AdamW, res *Result) (int, error) {
 	return epoch + 1, nil
 }
 
-// writeAtomic writes data to a temporary file beside path and renames it into place.
-func writeAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
+// curves turns a run's history into the plots package's series (accuracies in %).
+func curves(h []EpochMetrics, title string) plots.Curves {
+	c := plots.Curves{Title: title}
+	for _, m := range h {
+		c.Epochs = append(c.Epochs, m.Epoch)
+		c.TrainLoss = append(c.TrainLoss, m.TrainLoss)
+		c.LR = append(c.LR, m.LR)
+		if m.TrainAcc > 0 || m.TestAcc > 0 {
+			c.TrainAcc = append(c.TrainAcc, 100*m.TrainAcc)
+			c.ValAcc = append(c.ValAcc, 100*m.TestAcc)
+		}
 	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return c
 }

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pointpeft/pointpeft/internal/atomicfile"
+
 	"gopkg.in/yaml.v3"
 
 	"github.com/pointpeft/pointpeft/checkpoint"
@@ -18,6 +20,7 @@ import (
 	"github.com/pointpeft/pointpeft/model"
 	"github.com/pointpeft/pointpeft/nn"
 	"github.com/pointpeft/pointpeft/optim"
+	"github.com/pointpeft/pointpeft/plots"
 	"github.com/pointpeft/pointpeft/tensor"
 )
 
@@ -66,7 +69,7 @@ func (r *PretrainRun) Fit(ctx context.Context) ([]EpochMetrics, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := writeAtomic(filepath.Join(r.Dir, "config.yaml"), out); err != nil {
+		if err := atomicfile.WriteBytes(filepath.Join(r.Dir, "config.yaml"), out); err != nil {
 			return nil, err
 		}
 	}
@@ -114,7 +117,10 @@ func (r *PretrainRun) save(epoch int, opt *optim.AdamW, history []EpochMetrics) 
 		}
 		lines = append(append(lines, js...), '\n')
 	}
-	if err := writeAtomic(filepath.Join(r.Dir, "metrics.jsonl"), lines); err != nil {
+	if err := atomicfile.WriteBytes(filepath.Join(r.Dir, "metrics.jsonl"), lines); err != nil {
+		return err
+	}
+	if err := plots.TrainCurves(filepath.Join(r.Dir, "train_curves.png"), curves(history, "Point-MAE pre-training (Chamfer-L2)")); err != nil {
 		return err
 	}
 	if err := ExportBackbone(r.Model, filepath.Join(r.Dir, "backbone.safetensors"), false); err != nil {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/pointpeft/pointpeft/checkpoint"
+	"github.com/pointpeft/pointpeft/dataset"
 	"github.com/pointpeft/pointpeft/model"
 	"github.com/pointpeft/pointpeft/nn"
 	"github.com/pointpeft/pointpeft/peft"
@@ -199,4 +200,15 @@ func LoadModel(path, backbonePath string) (*Model, error) {
 		return nil, fmt.Errorf("read %s: tensors missing: %v", path, rep.Missing)
 	}
 	return m, nil
+}
+
+// BankSource adapts a data set to peft.BankSource, for building memory banks.
+func BankSource(ds dataset.Dataset) peft.BankSource { return bankSource{ds} }
+
+type bankSource struct{ ds dataset.Dataset }
+
+func (c bankSource) Len() int { return c.ds.Len() }
+func (c bankSource) Cloud(i int) ([]float32, error) {
+	s, err := c.ds.Get(i)
+	return s.Points, err
 }

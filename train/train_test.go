@@ -72,7 +72,7 @@ func newRun(t testing.TB, dir string, method peft.Method, epochs int, tr, te dat
 		if err != nil {
 			t.Fatal(err)
 		}
-		if bank, err = peft.BuildBank(prior, cloudSource{tr}, 256, 64, nil, nil); err != nil {
+		if bank, err = peft.BuildBank(prior, BankSource(tr), 256, 64, nil, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -81,15 +81,6 @@ func newRun(t testing.TB, dir string, method peft.Method, epochs int, tr, te dat
 		t.Fatal(err)
 	}
 	return &Run{Dir: dir, Cfg: quickConfig(epochs), Model: m, Train: tr, Test: te}
-}
-
-// cloudSource adapts a data set to peft.BankSource.
-type cloudSource struct{ ds dataset.Dataset }
-
-func (c cloudSource) Len() int { return c.ds.Len() }
-func (c cloudSource) Cloud(i int) ([]float32, error) {
-	s, err := c.ds.Get(i)
-	return s.Points, err
 }
 
 // TestTrainingLearns: a few epochs on the procedural shapes must beat chance (1/14)

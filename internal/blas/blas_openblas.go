@@ -15,16 +15,16 @@ import "unsafe"
 // Name says which implementation was compiled in.
 const Name = "openblas"
 
-// SetThreads sets how many threads one GEMM may use.
-func SetThreads(n int) {
-	if n < 1 {
-		n = 1
-	}
-	C.openblas_set_num_threads(C.int(n))
-}
+// OpenBLAS itself runs single-threaded: its worker threads spin between calls and then
+// steal the cores from the goroutines of the elementwise ops. Large GEMMs are split by
+// rows over goroutines instead (see Sgemm), so Go schedules all the work.
+func init() { C.openblas_set_num_threads(1) }
 
-// Threads reports the GEMM thread count.
-func Threads() int { return int(C.openblas_get_num_threads()) }
+// SetThreads sets how many goroutines one large GEMM is split over.
+func SetThreads(n int) { setThreads(n) }
+
+// Threads reports how many goroutines one large GEMM is split over.
+func Threads() int { return threads() }
 
 // Sgemm computes C = alpha*op(A)*op(B) + beta*C for row-major matrices, where op(A) is
 // m×k and op(B) is k×n. lda, ldb and ldc are the row strides of A, B and C as stored.
@@ -37,6 +37,12 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		return
 	}
 	checkSizes(transA, transB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc)
+	splitRows(transA, m, n, k, lda, ldc, func(i0, rows int, aOff, cOff int) {
+		sgemm1(transA, transB, rows, n, k, alpha, a[aOff:], lda, b, ldb, beta, c[cOff:], ldc)
+	})
+}
+
+func sgemm1(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	ta, tb := uint32(C.CblasNoTrans), uint32(C.CblasNoTrans)
 	if transA {
 		ta = C.CblasTrans
