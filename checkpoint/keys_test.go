@@ -120,3 +120,17 @@ func TestInspect(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// TestSniffSafetensorsHeaderLength0x80: a safetensors file whose header length has the
+// low byte 0x80 (the first byte of a pickle) is still safetensors.
+func TestSniffSafetensorsHeaderLength0x80(t *testing.T) {
+	h := make([]byte, 9+0x80)
+	h[0] = 0x80
+	h[8] = '{'
+	if got := sniff(h, int64(len(h))); got != FormatSafetensors {
+		t.Fatalf("sniffed %q", got)
+	}
+	if got := sniff(legacyMagic, 100); got != FormatPTHLegacy {
+		t.Fatalf("legacy magic sniffed as %q", got)
+	}
+}

@@ -38,10 +38,12 @@ func sniff(h []byte, size int64) string {
 	switch {
 	case bytes.HasPrefix(h, []byte("PK\x03\x04")), bytes.HasPrefix(h, []byte("PK\x05\x06")):
 		return FormatPTHZip
-	case len(h) > 0 && h[0] == 0x80, len(h) >= 262 && string(h[257:262]) == "ustar":
-		return FormatPTHLegacy
 	case len(h) >= 9 && h[8] == '{' && binary.LittleEndian.Uint64(h) <= uint64(size-8):
+		// Before the legacy test: a header length whose low byte is 0x80 starts the
+		// file with the byte a pickle starts with.
 		return FormatSafetensors
+	case bytes.HasPrefix(h, legacyMagic), len(h) >= 262 && string(h[257:262]) == "ustar":
+		return FormatPTHLegacy
 	}
 	return FormatUnknown
 }

@@ -20,7 +20,9 @@ type Config struct {
 	Mode Mode `yaml:"mode" json:"mode"`
 	// NumTokens is T, the prompt tokens per prompt layer; the memory bank contributes
 	// K = T−2 retrieved features (the cache prompt is [query; weighted sum; K features]).
-	NumTokens    int   `yaml:"num_tokens" json:"num_tokens"`
+	NumTokens int `yaml:"num_tokens" json:"num_tokens"`
+	// PromptLayers are the blocks that get prompts; empty means the first half of the
+	// backbone's blocks, as the authors' 6 of 12 (see Resolve).
 	PromptLayers []int `yaml:"prompt_layers" json:"prompt_layers"`
 	AdapterDim   int   `yaml:"adapter_dim" json:"adapter_dim"`
 	// CPReduction is the bottleneck width of the per-layer cache-prompt adapter.
@@ -53,6 +55,17 @@ func ModelNet40(mode Mode) Config {
 	c := ScanObjectNN(mode)
 	c.NumTokens = 16
 	c.PromptLayers = []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}
+	return c
+}
+
+// Resolve fills what depends on the backbone: empty PromptLayers become the first half
+// of its depth blocks.
+func (c Config) Resolve(depth int) Config {
+	if len(c.PromptLayers) == 0 {
+		for i := 0; i < max(depth/2, 1); i++ {
+			c.PromptLayers = append(c.PromptLayers, i)
+		}
+	}
 	return c
 }
 

@@ -29,6 +29,7 @@ type PointPEFT struct {
 // those weights; new modules get the authors' initialisations.
 func New(backbone *model.PointTransformer, cfg Config, rng *rand.Rand) (*PointPEFT, error) {
 	bc := backbone.Cfg
+	cfg = cfg.Resolve(bc.Depth)
 	if err := cfg.Validate(bc.Depth, bc.TransDim); err != nil {
 		return nil, err
 	}

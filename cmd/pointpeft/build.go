@@ -29,6 +29,10 @@ func buildModel(spec runSpec, trainSet dataset.Dataset, log *slog.Logger, progre
 	log.Info("backbone loaded", "file", spec.Backbone, "tensors", len(rep.Loaded), "new", len(rep.Missing), "ignored", len(rep.Unexpected))
 	var bank *peft.MemoryBank
 	if method == peft.MethodPointPEFT {
+		spec.PEFT = spec.PEFT.Resolve(bb.Cfg.Depth)
+		if err := spec.PEFT.Validate(bb.Cfg.Depth, bb.Cfg.TransDim); err != nil {
+			return nil, err
+		}
 		if bank, err = memoryBank(spec, bb, trainSet, progress); err != nil {
 			return nil, err
 		}

@@ -22,7 +22,7 @@ type dataSpec struct {
 	shapes    dataset.ShapesConfig
 }
 
-const dataHelp = `data: "shapes" (built-in procedural shapes), a ModelNet40 folder (the 1024-point .npy
+const dataHelp = `data: "shapes" or "shapes:TRAIN:TEST" (built-in procedural shapes), a ModelNet40 folder (the 1024-point .npy
 tree, Point-BERT's modelnet40_normal_resampled or its .dat caches), any <class>/<split>/<files>
 folder (.npy .txt .xyz .ply .off .pcd), or scanobjectnn:OBJ_BG|OBJ_ONLY|PB_T50_RS:ROOT`
 
@@ -33,9 +33,14 @@ func (d dataSpec) open(split string) (dataset.Dataset, error) {
 	var ds dataset.Dataset
 	var err error
 	switch {
-	case d.path == "shapes":
+	case d.path == "shapes" || strings.HasPrefix(d.path, "shapes:"):
 		cfg := d.shapes
 		cfg.NumPoints = d.numPoints
+		if d.path != "shapes" {
+			if _, serr := fmt.Sscanf(d.path, "shapes:%d:%d", &cfg.Train, &cfg.Test); serr != nil || cfg.Train < 1 || cfg.Test < 1 {
+				return nil, fmt.Errorf("data %q: want shapes:TRAIN:TEST with two positive sizes", d.path)
+			}
+		}
 		ds, err = dataset.NewShapes(cfg, split)
 	case strings.HasPrefix(d.path, "scanobjectnn:"):
 		parts := strings.SplitN(d.path, ":", 3)

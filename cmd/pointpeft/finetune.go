@@ -37,8 +37,9 @@ type runSpec struct {
 
 func defaultSpec() runSpec {
 	cfg := train.DefaultConfig()
-	return runSpec{Method: string(peft.MethodPointPEFT), Points: 1024, Groups: 64, GroupSize: 32, Train: cfg,
-		PEFT: peft.ScanObjectNN(peft.Fixed)}
+	pc := peft.ScanObjectNN(peft.Fixed)
+	pc.PromptLayers = nil // the first half of whatever backbone is loaded
+	return runSpec{Method: string(peft.MethodPointPEFT), Points: 1024, Groups: 64, GroupSize: 32, Train: cfg, PEFT: pc}
 }
 
 // referenceConfig is the subset of the authors' YAML configs (cfgs/finetune_*.yaml)
