@@ -37,6 +37,10 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		return
 	}
 	checkSizes(transA, transB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc)
+	if timerOn.Load() {
+		gemmBegin()
+		defer gemmEnd()
+	}
 	splitRows(transA, m, n, k, lda, ldc, func(i0, rows int, aOff, cOff int) {
 		sgemm1(transA, transB, rows, n, k, alpha, a[aOff:], lda, b, ldb, beta, c[cOff:], ldc)
 	})

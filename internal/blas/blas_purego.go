@@ -31,6 +31,10 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		return
 	}
 	checkSizes(transA, transB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc)
+	if timerOn.Load() {
+		gemmBegin()
+		defer gemmEnd()
+	}
 	ta, tb := gblas.NoTrans, gblas.NoTrans
 	if transA {
 		ta = gblas.Trans

@@ -484,7 +484,9 @@ def full(batch, out=None, threads=None):
     print(f"full size, batch {batch}, torch {torch.__version__}, threads {torch.get_num_threads()}")
     # the pre-trained model (authors' default init) is the source of every backbone weight
     pre = pm.Point_MAE(pm.full_pretrain_config())
-    psd = {"module." + k: v for k, v in pre.state_dict().items()}
+    # Copies: state_dict() returns the live tensors, and the train-mode forward below
+    # updates the BatchNorm statistics in place; cp_feat is computed with the saved ones.
+    psd = {"module." + k: v.clone() for k, v in pre.state_dict().items()}
     print(f"Point-MAE pre-train: params {pm.count_params(pre):,}")
     q = timed("cp feature (eval, no_grad)", lambda: cp_feature(pre, pts))
     print(f"    cp_feat        {tuple(q.shape)}")

@@ -1,0 +1,75 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// Isolated runs argv as a child process that prints its Result as the last JSON line of
+// its standard output, and sets PeakRSSMB from the child's resource usage. One process
+// per configuration makes the peak its own: a process's peak RSS never goes down, so
+// in-process runs would carry over the largest earlier one. The child's standard error
+// goes to stderr.
+func Isolated(ctx context.Context, argv []string, stderr io.Writer) (Result, error) {
+	if len(argv) == 0 {
+		return Result{}, errors.New("bench: empty command")
+	}
+	var out bytes.Buffer
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Stdout, cmd.Stderr = &out, stderr
+	if err := cmd.Run(); err != nil {
+		return Result{}, fmt.Errorf("%s: %w", strings.Join(argv, " "), err)
+	}
+	var res Result
+	if err := json.Unmarshal(lastLine(out.Bytes()), &res); err != nil {
+		return Result{}, fmt.Errorf("%s: reading its result line %q: %w", strings.Join(argv, " "), lastLine(out.Bytes()), err)
+	}
+	// Linux reports ru_maxrss in KiB.
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && ru.Maxrss > 0 {
+		res.PeakRSSMB = float64(ru.Maxrss) / 1024
+	}
+	return res, nil
+}
+
+func lastLine(b []byte) []byte {
+	lines := bytes.Split(bytes.TrimSpace(b), []byte("\n"))
+	return lines[len(lines)-1]
+}
+
+// Reference runs tools/bench/reference.py, the PyTorch 1.13 implementation of the same
+// workloads (the project's oracle models).
+type Reference struct {
+	Python string // Debian's /usr/bin/python3, which has python3-torch
+	Script string
+}
+
+// Check says why the reference cannot run, or nil when it can.
+func (r Reference) Check(ctx context.Context) error {
+	if _, err := os.Stat(r.Script); err != nil {
+		return fmt.Errorf("reference script: %w (run from the repository root)", err)
+	}
+	if err := exec.CommandContext(ctx, r.Python, "-c", "import torch").Run(); err != nil {
+		return fmt.Errorf("torch not installed (%s -c \"import torch\": %v)", r.Python, err)
+	}
+	return nil
+}
+
+// Argv is the command line that measures cfg with opt.
+func (r Reference) Argv(cfg Config, opt Options) []string {
+	mode := cfg.PEFT.Mode
+	if opt.Mode != "" {
+		mode = opt.Mode
+	}
+	return []string{r.Python, r.Script, "--config", cfg.Name, "--batch", strconv.Itoa(opt.Batch),
+		"--steps", strconv.Itoa(opt.Steps), "--warmup", strconv.Itoa(opt.Warmup),
+		"--threads", strconv.Itoa(opt.Threads), "--mode", string(mode)}
+}

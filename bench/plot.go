@@ -1,0 +1,76 @@
+package bench
+
+import (
+	"bytes"
+	"fmt"
+	"image/color"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+
+	"github.com/pointpeft/pointpeft/internal/atomicfile"
+)
+
+// WriteScalingPNG plots step time and its FPS+kNN part against batch size (left) and
+// point count (right), and writes the PNG atomically.
+func WriteScalingPNG(path, title string, pts []ScalePoint) error {
+	panels := make([][]*plot.Plot, 1)
+	for _, sw := range []struct{ sweep, xlabel string }{{"batch", "batch size"}, {"points", "points per cloud"}} {
+		var step, grp plotter.XYs
+		for _, p := range pts {
+			if p.Sweep != sw.sweep {
+				continue
+			}
+			x := float64(p.Batch)
+			if sw.sweep == "points" {
+				x = float64(p.Points)
+			}
+			step = append(step, plotter.XY{X: x, Y: p.Result.StepSeconds})
+			grp = append(grp, plotter.XY{X: x, Y: p.Result.GroupSeconds})
+		}
+		if len(step) == 0 {
+			continue
+		}
+		pl := plot.New()
+		pl.Title.Text = title + ", by " + sw.xlabel
+		pl.X.Label.Text, pl.Y.Label.Text = sw.xlabel, "seconds per step"
+		pl.Add(plotter.NewGrid())
+		for i, s := range []struct {
+			name string
+			xys  plotter.XYs
+		}{{"step", step}, {"FPS+kNN", grp}} {
+			line, marks, err := plotter.NewLinePoints(s.xys)
+			if err != nil {
+				return fmt.Errorf("scaling plot %s: %w", s.name, err)
+			}
+			col := plotutil.Color(i)
+			line.Color, line.Width = col, vg.Points(1.5)
+			marks.Color, marks.Radius, marks.Shape = col, vg.Points(2.5), draw.CircleGlyph{}
+			pl.Add(line, marks)
+			pl.Legend.Add(s.name, line, marks)
+		}
+		pl.Legend.Top, pl.Legend.Left = true, true
+		panels[0] = append(panels[0], pl)
+	}
+	if len(panels[0]) == 0 {
+		return fmt.Errorf("scaling plot: no points")
+	}
+	w, h := vg.Points(float64(360*len(panels[0]))), vg.Points(280)
+	img := vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(96), vgimg.UseBackgroundColor(color.White))
+	dc := draw.New(img)
+	tiles := draw.Tiles{Rows: 1, Cols: len(panels[0]), PadX: vg.Points(12), PadTop: vg.Points(6), PadBottom: vg.Points(6),
+		PadLeft: vg.Points(6), PadRight: vg.Points(6)}
+	canvases := plot.Align(panels, tiles, dc)
+	for i, pl := range panels[0] {
+		pl.Draw(canvases[0][i])
+	}
+	var buf bytes.Buffer
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(&buf); err != nil {
+		return fmt.Errorf("scaling plot: encoding %s: %w", path, err)
+	}
+	return atomicfile.WriteBytes(path, buf.Bytes())
+}
