@@ -1,6 +1,10 @@
 package model
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/pointpeft/pointpeft/geom"
+)
 
 // Config sizes a backbone. The zero value is not valid; start from PointMAE or PointBERT.
 type Config struct {
@@ -78,4 +82,13 @@ func (c Config) Validate() error {
 		return fmt.Errorf("model config: drop rates must be in [0,1)")
 	}
 	return nil
+}
+
+// group runs the Point-MAE grouping with the configured sizes, refusing clouds too small
+// for it.
+func (c Config) group(points []float32, b, n int) (*geom.Groups, error) {
+	if n < c.NumGroup || n < c.GroupSize {
+		return nil, fmt.Errorf("model: %d points per cloud, but the model groups %d centres of %d points", n, c.NumGroup, c.GroupSize)
+	}
+	return geom.Group(points, b, n, c.NumGroup, c.GroupSize)
 }

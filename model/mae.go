@@ -156,10 +156,7 @@ func (m *PointMAEPretrain) Buffers() []nn.Buffer {
 
 // Group runs the Point-MAE grouping of b clouds of n points with the configured sizes.
 func (m *PointMAEPretrain) Group(points []float32, b, n int) (*geom.Groups, error) {
-	if n < m.Cfg.NumGroup || n < m.Cfg.GroupSize {
-		return nil, fmt.Errorf("model: %d points per cloud, but the model groups %d centres of %d points", n, m.Cfg.NumGroup, m.Cfg.GroupSize)
-	}
-	return geom.Group(points, b, n, m.Cfg.NumGroup, m.Cfg.GroupSize)
+	return m.Cfg.group(points, b, n)
 }
 
 // RandomMask draws the mask [B·G] (true = masked) of MAE.MaskType for the groups:

@@ -78,7 +78,7 @@ func LoadState(m Stateful, sd *checkpoint.StateDict) (LoadReport, error) {
 			}
 			continue
 		}
-		if !sameDims(t.Shape, w.shape) {
+		if !tensor.SameShape(t.Shape, w.shape) {
 			errs = append(errs, fmt.Sprintf("%s: checkpoint shape %v, model shape %v", k, t.Shape, w.shape))
 			continue
 		}
@@ -113,16 +113,4 @@ func LoadState(m Stateful, sd *checkpoint.StateDict) (LoadReport, error) {
 	}
 	sort.Strings(rep.Missing)
 	return rep, nil
-}
-
-func sameDims(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

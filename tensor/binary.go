@@ -204,7 +204,7 @@ func binary(k binKind, a, b *Tensor) *Tensor {
 	shape := broadcastShape(op, a, b)
 	n := prod(shape)
 	out := alloc(n)
-	if sameShape(a.shape, b.shape) {
+	if SameShape(a.shape, b.shape) {
 		parallelFor(n, grainElems, func(lo, hi int) {
 			x, y, o := a.Data[lo:hi], b.Data[lo:hi], out[lo:hi]
 			switch k {

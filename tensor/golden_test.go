@@ -82,7 +82,7 @@ func TestGoldenAgainstPyTorch(t *testing.T) {
 		default:
 			t.Fatalf("unknown golden case %q", c.Name)
 		}
-		if !sameShape(out.shape, c.Out.Shape) {
+		if !SameShape(out.shape, c.Out.Shape) {
 			t.Fatalf("%s: shape %v, want %v", c.Name, out.shape, c.Out.Shape)
 		}
 		assertClose(t, c.Name+" output", out.Data, c.Out.Data, 1e-5)

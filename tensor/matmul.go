@@ -50,7 +50,7 @@ func MatMul(a, b *Tensor, transA, transB bool) *Tensor {
 		return r
 	}
 	batch := prod(batchA)
-	if b.Rank() != 2 && !sameShape(batchA, b.shape[:b.Rank()-2]) {
+	if b.Rank() != 2 && !SameShape(batchA, b.shape[:b.Rank()-2]) {
 		shapeErr("MatMul", "batch dimensions differ", a, b)
 	}
 	sa, sb, sc := ar*ac, br*bc, m*n

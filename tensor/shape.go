@@ -266,7 +266,7 @@ func IndexSelect(t *Tensor, idx []int32) *Tensor {
 // BroadcastTo expands t to shape by NumPy broadcasting (e.g. a [1,1,C] token to [B,1,C]).
 func BroadcastTo(t *Tensor, shape ...int) *Tensor {
 	target := &Tensor{shape: shape}
-	if got := broadcastShape("BroadcastTo", t, target); !sameShape(got, shape) {
+	if got := broadcastShape("BroadcastTo", t, target); !SameShape(got, shape) {
 		shapeErr("BroadcastTo", fmt.Sprintf("cannot broadcast to %v", shape), t)
 	}
 	n := prod(shape)

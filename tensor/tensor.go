@@ -284,7 +284,8 @@ func AllFinite(xs []float32) bool {
 	return true
 }
 
-func sameShape(a, b []int) bool {
+// SameShape reports whether two shapes are equal.
+func SameShape(a, b []int) bool {
 	if len(a) != len(b) {
 		return false
 	}

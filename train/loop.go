@@ -73,18 +73,9 @@ var ErrInterrupted = errors.New("interrupted")
 
 // Fit trains and evaluates every epoch, writing the run's files as it goes.
 func (r *Run) Fit(ctx context.Context) (*Result, error) {
-	if err := r.Cfg.Validate(); err != nil {
-		return nil, err
-	}
-	if r.Log == nil {
-		r.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	if err := os.MkdirAll(r.Dir, 0o755); err != nil {
-		return nil, fmt.Errorf("run directory: %w", err)
-	}
 	net := r.Model.Net
 	params := net.Params()
-	opt, err := optim.NewAdamW(optim.ParamGroups(params, r.Cfg.WeightDecay))
+	opt, err := prepare(r.Cfg, r.Dir, &r.Log, params)
 	if err != nil {
 		return nil, err
 	}
@@ -134,6 +125,43 @@ func (r *Run) Fit(ctx context.Context) (*Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// prepare validates the recipe, makes the run directory and the optimizer over params
+// with the reference's weight-decay groups, and gives a nil logger a silent one.
+func prepare(cfg Config, dir string, log **slog.Logger, params []*tensor.Tensor) (*optim.AdamW, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if *log == nil {
+		*log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("run directory: %w", err)
+	}
+	return optim.NewAdamW(optim.ParamGroups(params, cfg.WeightDecay))
+}
+
+// writeMetrics writes metrics.jsonl: one JSON line per epoch of history.
+func writeMetrics(dir string, history []EpochMetrics) error {
+	var lines []byte
+	for _, m := range history {
+		js, err := json.Marshal(m)
+		if err != nil {
+			return err
+		}
+		lines = append(append(lines, js...), '\n')
+	}
+	return atomicfile.WriteBytes(filepath.Join(dir, "metrics.jsonl"), lines)
+}
+
+// putOptimState adds the AdamW state to a checkpoint as optim.{m,v,step}.<parameter>.
+func putOptimState(sd *checkpoint.StateDict, opt *optim.AdamW) {
+	for name, st := range opt.State() {
+		sd.Set("optim.m."+name, checkpoint.NewF32([]int{len(st.M)}, st.M))
+		sd.Set("optim.v."+name, checkpoint.NewF32([]int{len(st.V)}, st.V))
+		sd.Set("optim.step."+name, checkpoint.NewI64([]int{}, []int64{st.Step}))
+	}
 }
 
 // schedule returns the lr of (epoch, step within epoch).
@@ -312,15 +340,7 @@ func (r *Run) writeConfig() error {
 // the epoch improved, best.safetensors and (for methods that freeze the backbone)
 // adapter.safetensors, each atomically.
 func (r *Run) saveEpoch(epoch int, opt *optim.AdamW, res *Result, improved bool) error {
-	var lines []byte
-	for _, m := range res.History {
-		js, err := json.Marshal(m)
-		if err != nil {
-			return err
-		}
-		lines = append(append(lines, js...), '\n')
-	}
-	if err := atomicfile.WriteBytes(filepath.Join(r.Dir, "metrics.jsonl"), lines); err != nil {
+	if err := writeMetrics(r.Dir, res.History); err != nil {
 		return err
 	}
 	if err := plots.TrainCurves(filepath.Join(r.Dir, "train_curves.png"), curves(res.History, "fine-tuning: "+string(r.Model.Method))); err != nil {
@@ -352,11 +372,7 @@ func (r *Run) saveEpoch(epoch int, opt *optim.AdamW, res *Result, improved bool)
 			}
 		}
 	}
-	for name, st := range opt.State() {
-		sd.Set("optim.m."+name, checkpoint.NewF32([]int{len(st.M)}, st.M))
-		sd.Set("optim.v."+name, checkpoint.NewF32([]int{len(st.V)}, st.V))
-		sd.Set("optim.step."+name, checkpoint.NewI64([]int{}, []int64{st.Step}))
-	}
+	putOptimState(sd, opt)
 	hist, err := json.Marshal(res)
 	if err != nil {
 		return err

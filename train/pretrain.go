@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -42,17 +41,8 @@ type PretrainRun struct {
 // loss), last.safetensors (with the optimizer state) and backbone.safetensors (the
 // encoder under the fine-tuning names, what `finetune --backbone` reads) every epoch.
 func (r *PretrainRun) Fit(ctx context.Context) ([]EpochMetrics, error) {
-	if err := r.Cfg.Validate(); err != nil {
-		return nil, err
-	}
-	if r.Log == nil {
-		r.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	if err := os.MkdirAll(r.Dir, 0o755); err != nil {
-		return nil, fmt.Errorf("run directory: %w", err)
-	}
 	params := r.Model.Params()
-	opt, err := optim.NewAdamW(optim.ParamGroups(params, r.Cfg.WeightDecay))
+	opt, err := prepare(r.Cfg, r.Dir, &r.Log, params)
 	if err != nil {
 		return nil, err
 	}
@@ -109,15 +99,7 @@ func (r *PretrainRun) Fit(ctx context.Context) ([]EpochMetrics, error) {
 }
 
 func (r *PretrainRun) save(epoch int, opt *optim.AdamW, history []EpochMetrics) error {
-	var lines []byte
-	for _, m := range history {
-		js, err := json.Marshal(m)
-		if err != nil {
-			return err
-		}
-		lines = append(append(lines, js...), '\n')
-	}
-	if err := atomicfile.WriteBytes(filepath.Join(r.Dir, "metrics.jsonl"), lines); err != nil {
+	if err := writeMetrics(r.Dir, history); err != nil {
 		return err
 	}
 	if err := plots.TrainCurves(filepath.Join(r.Dir, "train_curves.png"), curves(history, "Point-MAE pre-training (Chamfer-L2)")); err != nil {
@@ -141,11 +123,7 @@ func (r *PretrainRun) save(epoch int, opt *optim.AdamW, history []EpochMetrics) 
 	}
 	sd.Meta[MetaModelConfig], sd.Meta[MetaMAEConfig], sd.Meta[MetaEpoch], sd.Meta["result"] =
 		string(cfg), string(mae), strconv.Itoa(epoch), string(hist)
-	for name, st := range opt.State() {
-		sd.Set("optim.m."+name, checkpoint.NewF32([]int{len(st.M)}, st.M))
-		sd.Set("optim.v."+name, checkpoint.NewF32([]int{len(st.V)}, st.V))
-		sd.Set("optim.step."+name, checkpoint.NewI64([]int{}, []int64{st.Step}))
-	}
+	putOptimState(sd, opt)
 	return checkpoint.WriteSafetensors(filepath.Join(r.Dir, "last.safetensors"), sd)
 }
 

@@ -189,8 +189,14 @@ continues a stopped run with its saved settings.
 		}
 		return err
 	}
-	fmt.Fprintf(stdout, "%s: best test accuracy %.2f%% (mean class %.2f%%) at epoch %d; trainable %d of %d parameters; files in %s\n",
-		m.Method, 100*res.Best.TestAcc, 100*res.Best.MeanClassAcc, res.Best.Epoch, trainableCount(m), totalCount(m), *out)
+	var secs float64
+	for _, h := range res.History {
+		secs += h.Seconds
+	}
+	fmt.Fprintf(stdout, "%s: best test accuracy %.2f%% (mean class %.2f%%) at epoch %d; last epoch %.2f%% (mean class %.2f%%); "+
+		"trainable %d of %d parameters; training time %.0fs; peak RSS %.0f MiB; files in %s\n",
+		m.Method, 100*res.Best.TestAcc, 100*res.Best.MeanClassAcc, res.Best.Epoch, 100*res.Last.TestAcc, 100*res.Last.MeanClassAcc,
+		trainableCount(m), totalCount(m), secs, peakRSSMB(), *out)
 	return nil
 }
 
