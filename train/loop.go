@@ -418,6 +418,23 @@ func (r *Run) restore(opt *optim.AdamW, res *Result) (int, error) {
 	return epoch + 1, nil
 }
 
+// PlotRun draws a run directory's metrics.jsonl as a training-curves PNG at out.
+func PlotRun(dir, out, title string) error {
+	raw, err := os.ReadFile(filepath.Join(dir, "metrics.jsonl"))
+	if err != nil {
+		return err
+	}
+	var history []EpochMetrics
+	for i, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		var m EpochMetrics
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			return fmt.Errorf("%s line %d: %w", filepath.Join(dir, "metrics.jsonl"), i+1, err)
+		}
+		history = append(history, m)
+	}
+	return plots.TrainCurves(out, curves(history, title))
+}
+
 // curves turns a run's history into the plots package's series (accuracies in %).
 func curves(h []EpochMetrics, title string) plots.Curves {
 	c := plots.Curves{Title: title}

@@ -170,7 +170,7 @@ func predictionPicture(path string, m *train.Model, ds dataset.Dataset, n int) e
 			}
 		}
 		clouds = append(clouds, zUpToYUp(s.Points))
-		titles = append(titles, fmt.Sprintf("%s / %s", m.Classes[best], m.Classes[s.Label]))
+		titles = append(titles, fmt.Sprintf("pred: %s / true: %s", m.Classes[best], m.Classes[s.Label]))
 		wrong = append(wrong, best != s.Label)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
