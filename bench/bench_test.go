@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -109,5 +110,25 @@ func TestReportOutputs(t *testing.T) {
 	}
 	if st, err := os.Stat(png); err != nil || st.Size() == 0 {
 		t.Fatalf("png: %v", err)
+	}
+}
+
+// TestIsolated re-runs the test binary as the child; the child prints a result line
+// and exits before the test framework adds its own output.
+func TestIsolated(t *testing.T) {
+	if os.Getenv("BENCH_TEST_CHILD") == "1" {
+		os.Stdout.WriteString("log line\n{\"config\":\"child\",\"samples_per_s\":3,\"step_seconds\":0.5}\n")
+		os.Exit(0)
+	}
+	t.Setenv("BENCH_TEST_CHILD", "1")
+	r, err := Isolated(t.Context(), []string{os.Args[0], "-test.run=^TestIsolated$"}, os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Config != "child" || r.SamplesPerS != 3 || !(r.PeakRSSMB > 0) {
+		t.Fatalf("result %+v", r)
+	}
+	if _, err := Isolated(t.Context(), []string{os.Args[0], "-test.run=^$"}, io.Discard); err == nil {
+		t.Fatal("a child without a result line was accepted")
 	}
 }

@@ -45,6 +45,9 @@ func lastLine(b []byte) []byte {
 	return lines[len(lines)-1]
 }
 
+// ErrNoTorch is Reference.Check's error when the reference's Python cannot import torch.
+var ErrNoTorch = errors.New("torch not installed")
+
 // Reference runs tools/bench/reference.py, the PyTorch 1.13 implementation of the same
 // workloads (the project's oracle models).
 type Reference struct {
@@ -58,7 +61,7 @@ func (r Reference) Check(ctx context.Context) error {
 		return fmt.Errorf("reference script: %w (run from the repository root)", err)
 	}
 	if err := exec.CommandContext(ctx, r.Python, "-c", "import torch").Run(); err != nil {
-		return fmt.Errorf("torch not installed (%s -c \"import torch\": %v)", r.Python, err)
+		return fmt.Errorf("%w (%s -c \"import torch\": %v)", ErrNoTorch, r.Python, err)
 	}
 	return nil
 }

@@ -21,13 +21,16 @@ func WriteScalingPNG(path, title string, pts []ScalePoint) error {
 	panels := make([][]*plot.Plot, 1)
 	for _, sw := range []struct{ sweep, xlabel string }{{"batch", "batch size"}, {"points", "points per cloud"}} {
 		var step, grp plotter.XYs
+		fixed := ""
 		for _, p := range pts {
-			if p.Sweep != sw.sweep {
+			if p.Sweep != sw.sweep || p.Skipped != "" {
 				continue
 			}
 			x := float64(p.Batch)
+			fixed = fmt.Sprintf("%d points", p.Points)
 			if sw.sweep == "points" {
 				x = float64(p.Points)
+				fixed = fmt.Sprintf("batch %d", p.Batch)
 			}
 			step = append(step, plotter.XY{X: x, Y: p.Result.StepSeconds})
 			grp = append(grp, plotter.XY{X: x, Y: p.Result.GroupSeconds})
@@ -36,7 +39,7 @@ func WriteScalingPNG(path, title string, pts []ScalePoint) error {
 			continue
 		}
 		pl := plot.New()
-		pl.Title.Text = title + ", by " + sw.xlabel
+		pl.Title.Text = fmt.Sprintf("%s, %s", title, fixed)
 		pl.X.Label.Text, pl.Y.Label.Text = sw.xlabel, "seconds per step"
 		pl.Add(plotter.NewGrid())
 		for i, s := range []struct {

@@ -49,6 +49,9 @@ func Run(cfg Config, opt Options) (Result, error) {
 	if opt.Batch < 1 || opt.Steps < 1 || opt.Warmup < 0 {
 		return Result{}, fmt.Errorf("bench %s: batch %d, steps %d, warm-up %d: need batch, steps >= 1", cfg.Name, opt.Batch, opt.Steps, opt.Warmup)
 	}
+	if cfg.Kind == Train && opt.Batch < 2 {
+		return Result{}, fmt.Errorf("bench %s: a training step needs batch >= 2 (the head's BatchNorm uses batch statistics)", cfg.Name)
+	}
 	if opt.Threads > 0 {
 		tensor.SetThreads(opt.Threads)
 	}

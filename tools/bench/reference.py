@@ -1,0 +1,146 @@
+#!/usr/bin/python3
+"""PyTorch reference for `pointpeft bench`: one configuration per process.
+
+    /usr/bin/python3 tools/bench/reference.py --config peft-train-pb --batch 32 --steps 5 --threads 2
+
+Runs the oracle models of tools/oracle (the authors' Point-MAE and PointTransformer_best,
+plain-torch FPS/kNN) with Debian's torch 1.13 on random clouds, times --warmup untimed and
+--steps timed steps, and prints one JSON line:
+{"config", "samples_per_s", "step_seconds" (median), "peak_rss_mb" (ru_maxrss, MiB), ...}.
+One process per configuration keeps each peak RSS its own.
+
+A training step is forward, cross-entropy, backward and AdamW (weight decay 0.05 on the
+authors' parameter groups). Point-PEFT's cp feature comes from the frozen pre-trained
+Point-MAE in eval mode under no_grad (spec 9.2), inside the step, as in training.
+The configuration names and shapes match bench.Configs() in the Go package.
+"""
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import sys
+import time
+from dataclasses import replace
+
+import torch
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "oracle"))
+
+import pointmae as pm  # noqa: E402
+import pointpeft_model as pp  # noqa: E402
+
+# name -> (shape, kind, model); bank sizes are the training splits (PB_T50_RS, ModelNet40).
+CONFIGS = {
+    "peft-train-pb": ("pb", "train", "peft"),
+    "full-train-pb": ("pb", "train", "mae"),
+    "peft-infer-pb": ("pb", "infer", "peft"),
+    "mae-infer-pb": ("pb", "infer", "mae"),
+    "peft-train-mn40": ("mn40", "train", "peft"),
+    "full-train-mn40": ("mn40", "train", "mae"),
+    "bank-pb": ("pb", "bank", None),
+}
+BANK_SIZE = {"pb": 11392, "mn40": 9843}
+LR = 5e-4
+
+
+def peft_config(shape, mode):
+    return pp.full_scan_config(mode) if shape == "pb" else pp.full_modelnet_config(mode)
+
+
+def param_groups(model, weight_decay):
+    """The authors' add_weight_decay: no decay for 1-D tensors, biases and tokens."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        if p.dim() == 1 or name.endswith(".bias") or "token" in name:
+            no_decay.append(p)
+        else:
+            decay.append(p)
+    return [{"params": no_decay, "weight_decay": 0.0}, {"params": decay, "weight_decay": weight_decay}]
+
+
+def build(name, batch, mode, gen):
+    """Returns (step function, description) for one configuration."""
+    shape, kind, which = CONFIGS[name]
+    cfg = peft_config(shape, mode)
+    base = cfg.base
+    pts = torch.randn(batch, base.npoints, 3, generator=gen) * 0.5
+    labels = torch.randint(0, base.cls_dim, (batch,), generator=gen)
+    cp = pm.Point_MAE(replace(pm.full_pretrain_config(), npoints=base.npoints))
+    cp.eval()
+
+    def cp_feature():
+        with torch.no_grad():
+            return cp(pts, eval=True)
+
+    if kind == "bank":
+        return cp_feature
+    if which == "peft":
+        bank = torch.randn(base.trans_dim, BANK_SIZE[shape], generator=gen)
+        bank = bank / bank.norm(dim=0, keepdim=True)
+        model = pp.PointTransformer_best(cfg, bank)
+        model.load_model_from_ckpt({"module." + k: v for k, v in cp.state_dict().items()})
+
+        def forward():
+            return model(pts, cp_feature())
+    else:
+        model = pm.PointTransformer(base)
+
+        def forward():
+            return model(pts)
+
+    if kind == "infer":
+        model.eval()
+
+        def infer():
+            with torch.no_grad():
+                forward()
+        return infer
+    if which == "peft":
+        pp.apply_trainable_filter(model)
+    model.train()
+    opt = torch.optim.AdamW(param_groups(model, 0.05), lr=LR)
+
+    def train():
+        loss = F.cross_entropy(forward(), labels)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return train
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", required=True, choices=sorted(CONFIGS))
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--steps", type=int, default=5, help="timed steps; the median is reported")
+    ap.add_argument("--warmup", type=int, default=1, help="untimed steps first")
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--mode", default="faithful", choices=("faithful", "fixed"), help="Point-PEFT mode")
+    a = ap.parse_args()
+    if a.batch < 1 or a.steps < 1 or a.warmup < 0:
+        ap.error("need --batch and --steps >= 1, --warmup >= 0")
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(1)
+    step = build(a.config, a.batch, a.mode, torch.Generator().manual_seed(1))
+    for _ in range(a.warmup):
+        step()
+    times = []
+    for _ in range(a.steps):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    med = statistics.median(times)
+    # ru_maxrss is in KiB on Linux.
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"config": a.config, "samples_per_s": a.batch / med, "step_seconds": med, "peak_rss_mb": rss,
+                      "threads": torch.get_num_threads(), "torch": torch.__version__}))
+
+
+if __name__ == "__main__":
+    main()
