@@ -92,7 +92,8 @@ func (m *PointTransformer) Group(points []float32, b, n int) (*geom.Groups, erro
 // Embed turns groups into tokens [B, G, C] and their positional embeddings [B, G, C].
 func (m *PointTransformer) Embed(ctx *nn.Ctx, g *geom.Groups) (tok, pos *tensor.Tensor) {
 	nb := tensor.FromData(g.Neighborhood, g.B*g.G, g.M, 3)
-	tok = m.Encoder.Forward(ctx, nb)
+	// A frozen encoder's per-point activations are not needed once its tokens exist.
+	tok = tensor.Scratch(func() *tensor.Tensor { return m.Encoder.Forward(ctx, nb) })
 	if m.ReduceDim != nil {
 		tok = m.ReduceDim.Forward(tok)
 	}

@@ -52,12 +52,15 @@ func (p *PriorEncoder) Feature(points []float32, b, n int) ([]float32, error) {
 	}
 	var out []float32
 	tensor.NoGrad(func() {
-		ctx := &nn.Ctx{}
-		x, pos := p.net.Embed(ctx, g)
-		for _, blk := range p.net.Blocks {
-			x = blk.Forward(ctx, tensor.Add(x, pos))
-		}
-		f, _ := tensor.Max(p.net.Norm.Forward(x), 1)
+		f := tensor.Scratch(func() *tensor.Tensor {
+			ctx := &nn.Ctx{}
+			x, pos := p.net.Embed(ctx, g)
+			for _, blk := range p.net.Blocks {
+				x = blk.Forward(ctx, tensor.Add(x, pos))
+			}
+			f, _ := tensor.Max(p.net.Norm.Forward(x), 1)
+			return f
+		})
 		out = f.Data
 	})
 	return out, nil

@@ -320,7 +320,7 @@ func binaryBackwardSame(k binKind, a, b, r *Tensor) {
 			})
 		}
 		if a.requiresGrad {
-			a.takeGrad(g)
+			a.takeGrad(g, r)
 		}
 		return
 	}
@@ -432,7 +432,7 @@ func AddScalar(a *Tensor, s float32) *Tensor {
 	}
 	r := result(a.Shape(), out, a)
 	if r.requiresGrad {
-		r.backward = func() { a.takeGrad(r.Grad) }
+		r.backward = func() { a.takeGrad(r.Grad, r) }
 	}
 	return r
 }

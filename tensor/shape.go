@@ -25,7 +25,7 @@ func Reshape(t *Tensor, shape ...int) *Tensor {
 	}
 	r := result(shape, t.Data, t)
 	if r.requiresGrad {
-		r.backward = func() { t.takeGrad(r.Grad) }
+		r.backward = func() { t.takeGrad(r.Grad, r) }
 	}
 	return r
 }

@@ -19,6 +19,9 @@ type Tensor struct {
 	name         string
 	param        bool
 	requiresGrad bool
+	// gradGiven is set when an input took this tensor's gradient buffer as its own
+	// (takeGrad), so Backward must not recycle it.
+	gradGiven bool
 
 	// Graph links, set only while recording: the inputs and the closure that adds this
 	// tensor's gradient into theirs.
@@ -213,9 +216,10 @@ func (t *Tensor) grad() []float32 {
 // takeGrad adds g into t's gradient. When t has none yet and is not a parameter, t
 // takes g itself instead of a copy: g is the gradient of the op output whose backward is
 // running, which nothing reads afterwards. At most one input of an op may take it.
-func (t *Tensor) takeGrad(g []float32) {
+func (t *Tensor) takeGrad(g []float32, from *Tensor) {
 	if t.Grad == nil && !t.param {
 		t.Grad = g
+		from.gradGiven = true
 		return
 	}
 	addInto(t.grad(), g)
@@ -238,12 +242,15 @@ func Backward(loss *Tensor) {
 		if t.backward != nil && t.Grad != nil {
 			t.backward()
 		}
-	}
-	for _, t := range order {
-		t.backward, t.parents = nil, nil
+		// Every use of t is behind us: its gradient is spent, so its buffer can serve
+		// the gradients still to come (unless an input took it over).
 		if !t.param {
+			if !t.gradGiven {
+				release(t.Grad)
+			}
 			t.Grad = nil
 		}
+		t.backward, t.parents, t.gradGiven = nil, nil, false
 	}
 }
 

@@ -176,10 +176,56 @@ func TestArenaRecyclesWithoutChangingResults(t *testing.T) {
 	fresh := len(a.free)
 	a.Step(func() { got = run() })
 	assertClose(t, "second arena gradient", got, want, 0)
-	if fresh == 0 || len(a.used) != 0 {
-		t.Fatalf("arena kept %d sizes, %d buffers still in use", fresh, len(a.used))
+	if fresh == 0 || len(a.live) != 0 {
+		t.Fatalf("arena kept %d sizes, %d buffers still in use", fresh, len(a.live))
 	}
 	if w.Grad == nil {
 		t.Fatal("the parameter's gradient was recycled")
 	}
+}
+
+// TestScratchRecyclesIntermediates: a gradient-free sub-computation gives back its
+// intermediates at once and keeps its result intact; one that requires a gradient keeps
+// everything.
+func TestScratchRecyclesIntermediates(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	x := randTensor(rng, 16, 8)
+	want := GELU(Scale(ReLU(x), 2))
+	a := NewArena()
+	a.Step(func() {
+		got := Scratch(func() *Tensor { return GELU(Scale(ReLU(x), 2)) })
+		if len(a.live) != 1 {
+			t.Fatalf("%d buffers still held, want only the result's", len(a.live))
+		}
+		Scale(x, 3) // reuses a freed buffer; must not touch got
+		assertClose(t, "scratch result", got.Data, want.Data, 0)
+		w := NewParam("w", randTensor(rng, 8).Data, 8)
+		before := len(a.live)
+		Scratch(func() *Tensor { return Mul(ReLU(x), w) })
+		if len(a.live) != before+2 {
+			t.Fatalf("a graph's buffers were recycled: %d → %d", before, len(a.live))
+		}
+	})
+}
+
+// TestGradientsRecycledDuringBackward: inside a step, a deep chain's backward reuses
+// spent gradient buffers, and the parameter gradients still match a run without arena.
+func TestGradientsRecycledDuringBackward(t *testing.T) {
+	rng := rand.New(rand.NewPCG(6, 6))
+	x := randTensor(rng, 32, 16)
+	w := NewParam("w", randTensor(rng, 16, 16).Data, 16, 16)
+	run := func() []float32 {
+		w.ZeroGrad()
+		h := x
+		for i := 0; i < 6; i++ {
+			h = Add(GELU(Linear(h, w, nil)), h)
+		}
+		Backward(MeanAll(Mul(h, h)))
+		return append([]float32(nil), w.Grad...)
+	}
+	want := run()
+	a := NewArena()
+	var got []float32
+	a.Step(func() { got = run() })
+	assertClose(t, "recycled-gradient result", got, want, 0)
 }
