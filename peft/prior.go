@@ -23,17 +23,36 @@ type PriorEncoder struct {
 
 // NewPriorEncoder snapshots the backbone as it is now (the pre-trained weights, before
 // any fine-tuning), so that later changes to the backbone's trainable biases, final norm
-// and encoder statistics do not reach the prior.
+// and encoder statistics do not reach the prior. Tensors that Point-PEFT never trains
+// are shared with the backbone rather than copied (most of the weights).
 func NewPriorEncoder(backbone *model.PointTransformer, numGroup, groupSize int) (*PriorEncoder, error) {
 	net, err := model.New(backbone.Cfg, rand.New(rand.NewPCG(0, 0)))
 	if err != nil {
 		return nil, err
 	}
-	if _, err := nn.LoadState(net, nn.StateDict(backbone, false)); err != nil {
-		return nil, fmt.Errorf("prior encoder: %w", err)
+	mine, theirs := net.Params(), backbone.Params()
+	if len(mine) != len(theirs) {
+		return nil, fmt.Errorf("prior encoder: %d parameters for the backbone's %d", len(mine), len(theirs))
 	}
-	for _, p := range net.Params() {
+	for i, p := range mine {
+		q := theirs[i]
+		if p.Name() != q.Name() || p.Numel() != q.Numel() {
+			return nil, fmt.Errorf("prior encoder: parameter %s does not match the backbone's %s", p.Name(), q.Name())
+		}
+		if AuthorsTrainable(q.Name()) {
+			copy(p.Data, q.Data)
+		} else {
+			p.Data = q.Data
+		}
 		p.SetTrainable(false)
+	}
+	bufs, theirBufs := net.Buffers(), backbone.Buffers()
+	for i, b := range bufs {
+		if b.Count != nil {
+			*b.Count = *theirBufs[i].Count
+		} else {
+			copy(b.Data, theirBufs[i].Data)
+		}
 	}
 	return &PriorEncoder{net: net, numGroup: numGroup, groupSize: groupSize}, nil
 }

@@ -32,7 +32,7 @@ the runs' files, plots and a picture of test shapes with their predicted and tru
 	out := fs.String("out", "runs/demo", "output directory")
 	data := fs.String("data", "shapes", "data set")
 	backbone := fs.String("backbone", "", "backbone file (default: the shipped small backbone)")
-	epochs := fs.Int("epochs", 6, "epochs per method")
+	epochs := fs.Int("epochs", 5, "epochs per method")
 	trainN := fs.Int("train", 1400, "procedural shapes in the training split")
 	testN := fs.Int("test", 420, "procedural shapes in the test split")
 	points := fs.Int("points", 1024, "points per cloud")
