@@ -10,6 +10,7 @@ import (
 
 	"github.com/pointpeft/pointpeft/checkpoint"
 	"github.com/pointpeft/pointpeft/nn"
+	"github.com/pointpeft/pointpeft/tensor"
 )
 
 // MemoryBank is the Point-prior Bank: the L2-normalised prior features of the training
@@ -162,20 +163,11 @@ func LoadBank(path string, dim int, backbone string) (*MemoryBank, error) {
 	if bank.Len() == 0 {
 		return nil, fmt.Errorf("load memory bank %s: the bank is empty", path)
 	}
-	if !finite(bank.Features) {
+	if !tensor.AllFinite(bank.Features) {
 		return nil, fmt.Errorf("load memory bank %s: features contain NaN or Inf", path)
 	}
 	if backbone != "" && bank.Meta["backbone"] != "" && bank.Meta["backbone"] != backbone {
 		return nil, fmt.Errorf("load memory bank %s: built from backbone %s, but the model's backbone is %s", path, bank.Meta["backbone"], backbone)
 	}
 	return bank, nil
-}
-
-func finite(xs []float32) bool {
-	for _, v := range xs {
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return false
-		}
-	}
-	return true
 }

@@ -159,5 +159,14 @@ func Linear(x, w, bias *Tensor) *Tensor {
 // colSumInto adds the column sums of the rows×cols matrix g into dst, with per-goroutine
 // partial sums so the rows can be split.
 func colSumInto(dst, g []float32, rows, cols int) {
-	reduceInto(dst, bmap{div: 1, per: cols}, g, func(_ int, v float32) float32 { return v })
+	p := newPartials(rows, cols, true, false)
+	parallelFor(rows, grainElems/(cols+1)+1, func(lo, hi int) {
+		acc, _ := p.get(lo)
+		for r := lo; r < hi; r++ {
+			for j, v := range g[r*cols : (r+1)*cols] {
+				acc[j] += float64(v)
+			}
+		}
+	})
+	p.addTo(dst, nil)
 }
