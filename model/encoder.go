@@ -1,7 +1,6 @@
 package model
 
 import (
-	"math"
 	"math/rand/v2"
 
 	"github.com/pointpeft/pointpeft/nn"
@@ -38,8 +37,11 @@ func NewEncoder(prefix string, h [3]int, dims int, rng *rand.Rand) *Encoder {
 // Forward encodes neighbourhoods nb [BG, M, 3] into tokens [BG, Dims]:
 // per-point features, their max concatenated back onto each point, a second MLP, max.
 func (e *Encoder) Forward(ctx *nn.Ctx, nb *tensor.Tensor) *tensor.Tensor {
+	if !e.recording(nb) {
+		return e.forwardFrozen(ctx, nb)
+	}
 	bg := nb.Dim(0)
-	f := e.Conv2.Forward(tensor.ReLU(convBN(ctx, e.Conv1, e.BN1, nb))) // [BG, M, h1]
+	f := e.Conv2.Forward(tensor.ReLU(e.BN1.Forward(ctx, e.Conv1.Forward(nb)))) // [BG, M, h1]
 	h1 := f.Dim(2)
 	g, _ := tensor.Max(f, 1) // [BG, h1]
 	// second_conv.0 acts on concat([g; f]) (global feature first, as the authors' cat).
@@ -56,26 +58,41 @@ func (e *Encoder) Forward(ctx *nn.Ctx, nb *tensor.Tensor) *tensor.Tensor {
 	return tok
 }
 
-// convBN is conv then BatchNorm. In evaluation with nothing to differentiate, the
-// BatchNorm is folded into the convolution's weight and bias: one pass over the
-// [BG·M, C] activations instead of two.
-func convBN(ctx *nn.Ctx, conv *nn.Conv1x1, bn *nn.BatchNorm1d, x *tensor.Tensor) *tensor.Tensor {
-	if ctx.Train || (tensor.GradEnabled() && (x.RequiresGrad() || conv.Weight.RequiresGrad() ||
-		conv.Bias.RequiresGrad() || bn.Weight.RequiresGrad() || bn.Bias.RequiresGrad())) {
-		return bn.Forward(ctx, conv.Forward(x))
+// recording reports whether Forward on nb records a graph.
+func (e *Encoder) recording(nb *tensor.Tensor) bool {
+	if !tensor.GradEnabled() || nb.RequiresGrad() {
+		return tensor.GradEnabled()
 	}
-	out, in := conv.Weight.Dim(0), conv.Weight.Dim(1)
-	w := make([]float32, out*in)
-	b := make([]float32, out)
-	st := &bn.State
-	for o := 0; o < out; o++ {
-		s := bn.Weight.Data[o] / float32(math.Sqrt(float64(st.Var[o])+float64(st.Eps)))
-		for i := 0; i < in; i++ {
-			w[o*in+i] = conv.Weight.Data[o*in+i] * s
+	for _, p := range e.Params() {
+		if p.RequiresGrad() {
+			return true
 		}
-		b[o] = (conv.Bias.Data[o]-st.Mean[o])*s + bn.Bias.Data[o]
 	}
-	return tensor.Linear(x, tensor.FromData(w, out, in), tensor.FromData(b, out))
+	return false
+}
+
+// forwardFrozen is Forward for a pass with nothing to differentiate (a frozen encoder,
+// evaluation): the same numbers, but each layer's input is given back as soon as the
+// layer has run, BatchNorm and ReLU overwrite their input, and the last layer and its
+// max run a few groups at a time. The per-point activations are the largest tensors of
+// a Point-PEFT step; this holds two of them at a time instead of nine.
+func (e *Encoder) forwardFrozen(ctx *nn.Ctx, nb *tensor.Tensor) *tensor.Tensor {
+	bg, m := nb.Dim(0), nb.Dim(1)
+	a := e.Conv1.Forward(nb)
+	tensor.BatchNormReLUInPlace(tensor.Reshape(a, bg*m, -1), e.BN1.Weight, e.BN1.Bias, &e.BN1.State, ctx.Train)
+	f := e.Conv2.Forward(a) // [BG, M, h1]
+	tensor.Free(a)
+	h1 := f.Dim(2)
+	g, _ := tensor.Max(f, 1)
+	h2 := e.Conv3.Weight.Dim(0)
+	w := tensor.Reshape(e.Conv3.Weight, h2, 2*h1)
+	y := tensor.Linear(f, tensor.Slice(w, 1, h1, 2*h1), e.Conv3.Bias)
+	tensor.Free(f)
+	tensor.AddInPlace(y, tensor.Reshape(tensor.Linear(g, tensor.Slice(w, 1, 0, h1), nil), bg, 1, h2))
+	tensor.BatchNormReLUInPlace(tensor.Reshape(y, bg*m, h2), e.BN2.Weight, e.BN2.Bias, &e.BN2.State, ctx.Train)
+	tok := tensor.LinearMax(y, tensor.Reshape(e.Conv4.Weight, e.Conv4.Weight.Dim(0), h2), e.Conv4.Bias)
+	tensor.Free(y)
+	return tok
 }
 
 // Params implements nn.Module.

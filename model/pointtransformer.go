@@ -130,7 +130,9 @@ func (m *PointTransformer) Forward(ctx *nn.Ctx, points []float32, b, n int) (*te
 	tok, pos := m.Embed(ctx, g)
 	x, p := m.WithCls(tok, pos)
 	for _, blk := range m.Blocks {
-		x = blk.Forward(ctx, tensor.Add(x, p))
+		y := blk.Forward(ctx, tensor.Add(x, p))
+		tensor.Free(x) // only the sum with the positions was kept
+		x = y
 	}
 	return m.Head.Forward(ctx, Pool(m.Norm.Forward(x))), nil
 }

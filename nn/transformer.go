@@ -76,10 +76,13 @@ func NewBlock(name string, dim, heads, hidden int, qkvBias bool, dropPath float3
 	}
 }
 
-// Forward applies the block to x [B, T, dim].
+// Forward applies the block to x [B, T, dim]. It is a tensor.Segment: the activations
+// that its backward pass does not read are dropped when it returns.
 func (b *Block) Forward(ctx *Ctx, x *tensor.Tensor) *tensor.Tensor {
-	x = tensor.Add(x, tensor.DropPath(b.Attn.Forward(b.Norm1.Forward(x)), b.DropPath, ctx.Train, ctx.RNG))
-	return tensor.Add(x, tensor.DropPath(b.Mlp.Forward(b.Norm2.Forward(x)), b.DropPath, ctx.Train, ctx.RNG))
+	return tensor.Segment(func() *tensor.Tensor {
+		x := tensor.Add(x, tensor.DropPath(b.Attn.Forward(b.Norm1.Forward(x)), b.DropPath, ctx.Train, ctx.RNG))
+		return tensor.Add(x, tensor.DropPath(b.Mlp.Forward(b.Norm2.Forward(x)), b.DropPath, ctx.Train, ctx.RNG))
+	})
 }
 
 // Params implements Module.

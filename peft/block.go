@@ -38,8 +38,13 @@ func newBlock(prefix string, base *nn.Block, cfg Config, dim int, rng *rand.Rand
 }
 
 // forward runs the block on x [B, 1+G, C] (positions already added); cache is the cache
-// prompt or nil, geo the neighbourhoods for this layer kind.
+// prompt or nil, geo the neighbourhoods for this layer kind. It is a tensor.Segment: what
+// the backward pass does not read is dropped when it returns.
 func (blk *Block) forward(ctx *nn.Ctx, m *PointPEFT, x *tensor.Tensor, promptLayer bool, geo *Geometry, cache *tensor.Tensor) *tensor.Tensor {
+	return tensor.Segment(func() *tensor.Tensor { return blk.forwardAll(ctx, m, x, promptLayer, geo, cache) })
+}
+
+func (blk *Block) forwardAll(ctx *nn.Ctx, m *PointPEFT, x *tensor.Tensor, promptLayer bool, geo *Geometry, cache *tensor.Tensor) *tensor.Tensor {
 	cfg := &m.Cfg
 	b, n := x.Dim(0), x.Dim(1)
 	t := 0

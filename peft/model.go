@@ -109,11 +109,13 @@ func (m *PointPEFT) Forward(ctx *nn.Ctx, points []float32, b, n int) (*tensor.Te
 	tok, pos := bb.Embed(ctx, g)
 	x, p := bb.WithCls(tok, pos)
 	for i, blk := range m.Blocks {
+		geo := plainGeo
 		if m.Cfg.isPromptLayer(i) {
-			x = blk.forward(ctx, m, tensor.Add(x, p), true, promptGeo, cache)
-		} else {
-			x = blk.forward(ctx, m, tensor.Add(x, p), false, plainGeo, cache)
+			geo = promptGeo
 		}
+		y := blk.forward(ctx, m, tensor.Add(x, p), m.Cfg.isPromptLayer(i), geo, cache)
+		tensor.Free(x) // only the sum with the positions was kept
+		x = y
 	}
 	return bb.Head.Forward(ctx, model.Pool(bb.Norm.Forward(x))), nil
 }

@@ -75,7 +75,10 @@ func (p *PriorEncoder) Feature(points []float32, b, n int) ([]float32, error) {
 			ctx := &nn.Ctx{}
 			x, pos := p.net.Embed(ctx, g)
 			for _, blk := range p.net.Blocks {
-				x = blk.Forward(ctx, tensor.Add(x, pos))
+				// Each block's intermediates go as soon as it is done.
+				y := tensor.Scratch(func() *tensor.Tensor { return blk.Forward(ctx, tensor.Add(x, pos)) })
+				tensor.Free(x)
+				x = y
 			}
 			f, _ := tensor.Max(p.net.Norm.Forward(x), 1)
 			return f

@@ -4,21 +4,30 @@ import (
 	"math/rand/v2"
 )
 
-// unary applies f elementwise; df(x, y) is the derivative given input x and output y.
-func unary(t *Tensor, f func(float32) float32, df func(x, y float32) float32) *Tensor {
+// unary applies f elementwise; df is the derivative as a function of the input x, or of
+// the output y when fromOut is set, so that the backward pass keeps only one of them.
+func unary(t *Tensor, f, df func(float32) float32, fromOut bool) *Tensor {
 	out := alloc(len(t.Data))
 	parallelFor(len(out), grainElems, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			out[i] = f(t.Data[i])
 		}
 	})
-	r := result(t.Shape(), out, t)
+	s := saves(t)
+	if fromOut {
+		s = saving{out: true}
+	}
+	r := resultSaving(s, t.Shape(), out, t)
 	if r.requiresGrad {
 		r.backward = func() {
 			g := t.grad()
+			v := t.Data
+			if fromOut {
+				v = out
+			}
 			parallelFor(len(g), grainElems, func(lo, hi int) {
 				for i := lo; i < hi; i++ {
-					g[i] += r.Grad[i] * df(t.Data[i], out[i])
+					g[i] += r.Grad[i] * df(v[i])
 				}
 			})
 		}
@@ -29,17 +38,17 @@ func unary(t *Tensor, f func(float32) float32, df func(x, y float32) float32) *T
 // ReLU is max(x, 0); its gradient at 0 is 0, as in PyTorch.
 func ReLU(t *Tensor) *Tensor {
 	return unary(t, func(x float32) float32 { return max(x, 0) },
-		func(x, _ float32) float32 {
+		func(x float32) float32 {
 			if x > 0 {
 				return 1
 			}
 			return 0
-		})
+		}, false)
 }
 
 // Sigmoid is 1/(1+exp(-x)).
 func Sigmoid(t *Tensor) *Tensor {
-	return unary(t, sigmoid, func(_, y float32) float32 { return y * (1 - y) })
+	return unary(t, sigmoid, func(y float32) float32 { return y * (1 - y) }, true)
 }
 
 func sigmoid(x float32) float32 { return 1 / (1 + exp32(-x)) }
@@ -47,20 +56,20 @@ func sigmoid(x float32) float32 { return 1 / (1 + exp32(-x)) }
 // GELU is x·Φ(x) with the exact (erf) Φ, PyTorch's default nn.GELU.
 func GELU(t *Tensor) *Tensor {
 	return unary(t, func(x float32) float32 { return 0.5 * x * (1 + erf32(x*invSqrt2)) },
-		func(x, _ float32) float32 {
+		func(x float32) float32 {
 			cdf := 0.5 * (1 + erf32(x*invSqrt2))
 			pdf := float32(invSqrt2Pi) * exp32(-0.5*x*x)
 			return cdf + x*pdf
-		})
+		}, false)
 }
 
 // QuickGELU is x·σ(1.702x), the sigmoid approximation some checkpoints were trained with.
 func QuickGELU(t *Tensor) *Tensor {
 	return unary(t, func(x float32) float32 { return x * sigmoid(1.702*x) },
-		func(x, _ float32) float32 {
+		func(x float32) float32 {
 			s := sigmoid(1.702 * x)
 			return s + 1.702*x*s*(1-s)
-		})
+		}, false)
 }
 
 const (
@@ -124,7 +133,7 @@ func maskScale(t *Tensor, p float32, width int, rng *rand.Rand) *Tensor {
 			out[i] = t.Data[i] * mask[i/width]
 		}
 	})
-	r := result(t.Shape(), out, t)
+	r := resultSaving(saves(), t.Shape(), out, t)
 	if r.requiresGrad {
 		r.backward = func() {
 			g := t.grad()

@@ -1,34 +1,76 @@
 package tensor
 
 import (
+	"runtime"
+	"sort"
 	"sync"
 	"sync/atomic"
 )
 
-// Arena recycles the buffers of one training or evaluation step. A step allocates the
-// same activation and gradient sizes every time; taking them from a free list instead
-// of fresh memory saves the page faults and garbage collections that otherwise cost as
-// much as the arithmetic. Only buffers made by this package's ops while the arena is
-// active are recycled: parameters, their gradients and anything made with make() are
-// not. Within a step, gradients of intermediate tensors are recycled as soon as the
-// backward pass is done with them (see Backward), and Scratch gives back the
-// intermediates of gradient-free sub-computations at once.
+// Arena recycles the memory of training steps. A step allocates the same activation and
+// gradient sizes every time; carving them out of memory held across steps instead of
+// fresh memory saves the page faults and garbage collections that otherwise cost as much
+// as the arithmetic. Buffers are carved from large slabs with a best-fit free list
+// whose neighbouring holes merge, so memory given back by one kind of tensor (the frozen
+// token encoder's per-point activations, early in a step) serves any other (the
+// Transformer's activations and gradients, later): the arena's footprint follows the
+// step's peak of live data, not the sum of every size's own peak.
+//
+// Only buffers made by this package's ops while the arena is active come from it:
+// parameters, their gradients, small buffers and anything made with make() do not.
+// Within a step, Segment gives back the activations no backward step reads, Backward
+// gives back gradients and activations as soon as it is done with them, and Scratch
+// gives back the intermediates of gradient-free sub-computations at once.
 type Arena struct {
-	mu   sync.Mutex
-	free map[int][][]float32
-	live map[*float32]liveBuf
-	seq  int
+	mu    sync.Mutex
+	slabs []*slab
+	live  map[*float32]lent
+	seq   int
+	// Bytes lent out now and at most so far.
+	liveBytes, peakBytes int64
 }
 
-type liveBuf struct {
-	buf []float32
-	seq int // allocation order, for Scratch
+// slab is one large allocation; free holds its unused spans, sorted and merged.
+type slab struct {
+	mem  []float32
+	free []span
+}
+
+type span struct{ lo, hi int }
+
+// lent is a buffer out on loan: where it lies, and its allocation order (for Scratch).
+type lent struct {
+	slab   *slab
+	lo, hi int
+	seq    int
+}
+
+// slabFloats is the smallest slab (64 MiB); arenaMin the smallest buffer worth carving:
+// smaller ones come from make and the garbage collector.
+const slabFloats = 16 << 20
+
+var arenaMin = 2048
+
+// ArenaStats describes an arena's memory in bytes.
+type ArenaStats struct {
+	Live int64 // lent to the current step
+	Peak int64 // the most ever lent at once
+	Held int64 // the slabs' total size: the arena's footprint
+}
+
+// Stats returns the arena's current and peak use.
+func (a *Arena) Stats() ArenaStats {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var held int64
+	for _, s := range a.slabs {
+		held += int64(len(s.mem)) * 4
+	}
+	return ArenaStats{Live: a.liveBytes, Peak: a.peakBytes, Held: held}
 }
 
 // NewArena returns an empty arena.
-func NewArena() *Arena {
-	return &Arena{free: map[int][][]float32{}, live: map[*float32]liveBuf{}}
-}
+func NewArena() *Arena { return &Arena{live: map[*float32]lent{}} }
 
 var active atomic.Pointer[Arena]
 
@@ -43,53 +85,89 @@ func (a *Arena) Step(f func()) {
 	defer func() {
 		active.Store(nil)
 		a.mu.Lock()
-		for p, l := range a.live {
-			a.free[len(l.buf)] = append(a.free[len(l.buf)], l.buf)
-			delete(a.live, p)
+		for p := range a.live {
+			a.putLocked(p)
 		}
 		a.mu.Unlock()
 	}()
 	f()
 }
 
+// take carves n values (rounded up to whole cache lines) out of the smallest hole that
+// holds them, adding a slab when none does; a.mu is held.
+func (a *Arena) take(n int) (*slab, int, int) {
+	size := (n + 15) &^ 15
+	var best *slab
+	bi := -1
+	for _, s := range a.slabs {
+		for i, sp := range s.free {
+			if w := sp.hi - sp.lo; w >= size && (bi < 0 || w < best.free[bi].hi-best.free[bi].lo) {
+				best, bi = s, i
+			}
+		}
+	}
+	if best == nil {
+		mem, unmap := slabMem(max(size, slabFloats))
+		best = &slab{mem: mem, free: []span{{0, len(mem)}}}
+		// The slab goes when the arena does (tensors must not outlive their step).
+		runtime.AddCleanup(a, func(f func()) { f() }, unmap)
+		a.slabs = append(a.slabs, best)
+		bi = 0
+	}
+	sp := &best.free[bi]
+	lo := sp.lo
+	sp.lo += size
+	if sp.lo == sp.hi {
+		best.free = append(best.free[:bi], best.free[bi+1:]...)
+	}
+	return best, lo, lo + size
+}
+
+// putLocked returns a lent buffer's span to its slab, merging it with free neighbours;
+// a.mu is held.
+func (a *Arena) putLocked(p *float32) {
+	l := a.live[p]
+	delete(a.live, p)
+	a.liveBytes -= int64(l.hi-l.lo) * 4
+	s := l.slab
+	i := sort.Search(len(s.free), func(i int) bool { return s.free[i].lo >= l.hi })
+	joinNext := i < len(s.free) && s.free[i].lo == l.hi
+	joinPrev := i > 0 && s.free[i-1].hi == l.lo
+	switch {
+	case joinPrev && joinNext:
+		s.free[i-1].hi = s.free[i].hi
+		s.free = append(s.free[:i], s.free[i+1:]...)
+	case joinPrev:
+		s.free[i-1].hi = l.hi
+	case joinNext:
+		s.free[i].lo = l.lo
+	default:
+		s.free = append(s.free, span{})
+		copy(s.free[i+1:], s.free[i:])
+		s.free[i] = span{l.lo, l.hi}
+	}
+}
+
 // alloc returns a zeroed buffer of n values, from the active arena when there is one.
 func alloc(n int) []float32 {
 	a := active.Load()
-	if a == nil || n == 0 {
+	if a == nil || n == 0 || n < arenaMin {
 		return make([]float32, n)
 	}
 	a.mu.Lock()
-	var b []float32
-	if list := a.free[n]; len(list) > 0 {
-		b = list[len(list)-1]
-		a.free[n] = list[:len(list)-1]
-	}
-	a.mu.Unlock()
-	if b == nil {
-		b = make([]float32, n)
-	} else {
-		clear(b)
-	}
-	a.mu.Lock()
+	s, lo, hi := a.take(n)
+	b := s.mem[lo : lo+n : lo+n]
 	a.seq++
-	a.live[&b[0]] = liveBuf{buf: b, seq: a.seq}
+	a.live[&b[0]] = lent{slab: s, lo: lo, hi: hi, seq: a.seq}
+	a.liveBytes += int64(hi-lo) * 4
+	a.peakBytes = max(a.peakBytes, a.liveBytes)
 	a.mu.Unlock()
+	clear(b)
 	return b
 }
 
 // release gives b back to the active arena before the step ends, if the arena lent it.
-func release(b []float32) {
-	a := active.Load()
-	if a == nil || len(b) == 0 {
-		return
-	}
-	a.mu.Lock()
-	if _, ok := a.live[&b[0]]; ok {
-		delete(a.live, &b[0])
-		a.free[len(b)] = append(a.free[len(b)], b)
-	}
-	a.mu.Unlock()
-}
+func release(b []float32) { releaseSince(b, 0) }
 
 // Scratch runs f inside the active step and recycles at once every buffer f allocated
 // except its result's, when the result is not part of a graph (nothing to differentiate
@@ -112,9 +190,33 @@ func Scratch(f func() *Tensor) *Tensor {
 	defer a.mu.Unlock()
 	for p, l := range a.live {
 		if l.seq > mark && (len(r.Data) == 0 || p != &r.Data[0]) {
-			delete(a.live, p)
-			a.free[len(l.buf)] = append(a.free[len(l.buf)], l.buf)
+			a.putLocked(p)
 		}
 	}
 	return r
+}
+
+// arenaMark returns the allocation count of the active arena (0 without one).
+func arenaMark() int {
+	a := active.Load()
+	if a == nil {
+		return 0
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.seq
+}
+
+// releaseSince gives b back to the active arena if the arena lent it after mark: buffers
+// lent earlier may be shared with tensors made before the caller's region began.
+func releaseSince(b []float32, mark int) {
+	a := active.Load()
+	if a == nil || len(b) == 0 {
+		return
+	}
+	a.mu.Lock()
+	if l, ok := a.live[&b[0]]; ok && l.seq > mark {
+		a.putLocked(&b[0])
+	}
+	a.mu.Unlock()
 }

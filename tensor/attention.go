@@ -10,8 +10,10 @@ import (
 // projection: qkv is [B, T, 3C] laid out as timm's Attention makes it (q, k, v, each
 // split into heads of C/heads channels), and the result is [B, T, C] with the heads
 // concatenated, ready for the output projection. Each head's GEMMs read q, k and v in
-// place through BLAS row strides, so no reshapes or permutes are materialised; only the
-// attention probabilities [B, heads, T, T] are kept for the backward pass.
+// place through BLAS row strides, so no reshapes or permutes are materialised. The
+// backward pass keeps only qkv and recomputes each head's probabilities from it: that
+// costs one small GEMM per head (about 2% of a Transformer block) and saves the
+// [B, heads, T, T] probabilities, which at T=139 outweigh qkv itself.
 func Attention(qkv *Tensor, heads int, scale float32) *Tensor {
 	if qkv.Rank() != 3 || heads < 1 || qkv.Dim(2)%(3*heads) != 0 {
 		shapeErr("Attention", fmt.Sprintf("want [B, T, 3C] with C divisible by %d heads", heads), qkv)
@@ -19,29 +21,32 @@ func Attention(qkv *Tensor, heads int, scale float32) *Tensor {
 	b, t, c3 := qkv.Dim(0), qkv.Dim(1), qkv.Dim(2)
 	c := c3 / 3
 	d := c / heads
-	probs := alloc(b * heads * t * t)
-	out := alloc(b * t * c)
-	batched(b*heads, t*t*d, func(i int) {
-		bi, h := i/heads, i%heads
-		base := bi * t * c3
-		p := probs[i*t*t : (i+1)*t*t]
+	// probs computes head i's attention probabilities into p [T, T].
+	probs := func(i int, p []float32) {
+		base := i / heads * t * c3
+		h := i % heads
 		blas.Sgemm(false, true, t, t, d, scale, qkv.Data[base+h*d:], c3, qkv.Data[base+c+h*d:], c3, 0, p, t)
 		for r := 0; r < t; r++ {
 			softmaxRow(p[r*t:(r+1)*t], p[r*t:(r+1)*t])
 		}
-		blas.Sgemm(false, false, t, d, t, 1, p, t, qkv.Data[base+2*c+h*d:], c3, 0, out[bi*t*c+h*d:], c)
+	}
+	out := alloc(b * t * c)
+	batchedScratch(b*heads, t*t*d, t*t, func(i int, p []float32) {
+		bi, h := i/heads, i%heads
+		probs(i, p)
+		blas.Sgemm(false, false, t, d, t, 1, p, t, qkv.Data[bi*t*c3+2*c+h*d:], c3, 0, out[bi*t*c+h*d:], c)
 	})
-	res := result([]int{b, t, c}, out, qkv)
+	res := resultSaving(saves(qkv), []int{b, t, c}, out, qkv)
 	if res.requiresGrad {
 		res.backward = func() {
 			g := qkv.grad()
 			dO := res.Grad
-			batched(b*heads, t*t*d, func(i int) {
+			batchedScratch(b*heads, t*t*d, 2*t*t, func(i int, scratch []float32) {
 				bi, h := i/heads, i%heads
 				base := bi * t * c3
-				p := probs[i*t*t : (i+1)*t*t]
+				p, ds := scratch[:t*t], scratch[t*t:]
+				probs(i, p)
 				do := dO[bi*t*c+h*d:]
-				ds := alloc(t * t)
 				// dV = Pᵀ·dO
 				blas.Sgemm(true, false, t, d, t, 1, p, t, do, c, 1, g[base+2*c+h*d:], c3)
 				// dP = dO·Vᵀ, then the softmax backward dS = P∘(dP − rowsum(dP∘P)).

@@ -226,7 +226,12 @@ func binary(k binKind, a, b *Tensor) *Tensor {
 				}
 			}
 		})
-		r := result(shape, out, a, b)
+		// Add and Sub read nothing back; Mul and Div read both operands.
+		s := saves(a, b)
+		if k == kAdd || k == kSub {
+			s = saves()
+		}
+		r := resultSaving(s, shape, out, a, b)
 		if r.requiresGrad {
 			r.backward = func() { binaryBackwardSame(k, a, b, r) }
 		}
@@ -410,7 +415,7 @@ func Scale(a *Tensor, s float32) *Tensor {
 			out[i] = a.Data[i] * s
 		}
 	})
-	r := result(a.Shape(), out, a)
+	r := resultSaving(saves(), a.Shape(), out, a)
 	if r.requiresGrad {
 		r.backward = func() {
 			ga := a.grad()
@@ -430,7 +435,7 @@ func AddScalar(a *Tensor, s float32) *Tensor {
 	for i, v := range a.Data {
 		out[i] = v + s
 	}
-	r := result(a.Shape(), out, a)
+	r := resultSaving(saves(), a.Shape(), out, a)
 	if r.requiresGrad {
 		r.backward = func() { a.takeGrad(r.Grad, r) }
 	}

@@ -31,7 +31,7 @@ func MatMul(a, b *Tensor, transA, transB bool) *Tensor {
 		rows := prod(batchA) * m
 		out := alloc(rows * n)
 		blas.Sgemm(false, transB, rows, n, k, 1, a.Data, ac, b.Data, bc, 0, out, n)
-		r := result(shape, out, a, b)
+		r := resultSaving(gemmSaves(a, b), shape, out, a, b)
 		if r.requiresGrad {
 			r.backward = func() {
 				if a.requiresGrad {
@@ -61,7 +61,7 @@ func MatMul(a, b *Tensor, transA, transB bool) *Tensor {
 	batched(batch, m*n*k, func(i int) {
 		blas.Sgemm(transA, transB, m, n, k, 1, a.Data[i*sa:], ac, b.Data[i*sb:], bc, 0, out[i*sc:], n)
 	})
-	r := result(shape, out, a, b)
+	r := resultSaving(gemmSaves(a, b), shape, out, a, b)
 	if r.requiresGrad {
 		r.backward = func() {
 			g := r.Grad
@@ -98,6 +98,19 @@ func MatMul(a, b *Tensor, transA, transB bool) *Tensor {
 	return r
 }
 
+// gemmSaves is what the backward of a product a·b reads: a for b's gradient and b for
+// a's, so the input of a frozen layer is not kept.
+func gemmSaves(a, b *Tensor) saving {
+	var s saving
+	if b.requiresGrad {
+		s.inputs = append(s.inputs, a)
+	}
+	if a.requiresGrad {
+		s.inputs = append(s.inputs, b)
+	}
+	return s
+}
+
 // batched runs f for each of n independent GEMMs of flops multiply-adds each. Small
 // GEMMs run concurrently on goroutines (BLAS would use one thread for each anyway);
 // large ones run in turn, each using every BLAS thread.
@@ -112,6 +125,26 @@ func batched(n, flops int, f func(i int)) {
 		for i := lo; i < hi; i++ {
 			f(i)
 		}
+	})
+}
+
+// batchedScratch is batched with a scratch buffer of n floats for f, one per goroutine
+// rather than one per call.
+func batchedScratch(count, flops, n int, f func(i int, scratch []float32)) {
+	if flops >= 1<<21 {
+		s := alloc(n)
+		for i := 0; i < count; i++ {
+			f(i, s)
+		}
+		release(s)
+		return
+	}
+	parallelFor(count, 1, func(lo, hi int) {
+		s := alloc(n)
+		for i := lo; i < hi; i++ {
+			f(i, s)
+		}
+		release(s)
 	})
 }
 
@@ -138,7 +171,7 @@ func Linear(x, w, bias *Tensor) *Tensor {
 	}
 	blas.Sgemm(false, true, rows, outF, inF, 1, x.Data, inF, w.Data, inF, beta, out, outF)
 	shape := append(x.Shape()[:x.Rank()-1], outF)
-	r := result(shape, out, x, w, bias)
+	r := resultSaving(gemmSaves(x, w), shape, out, x, w, bias)
 	if r.requiresGrad {
 		r.backward = func() {
 			g := r.Grad

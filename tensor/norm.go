@@ -20,7 +20,7 @@ func Softmax(t *Tensor) *Tensor {
 			softmaxRow(out[r*n:(r+1)*n], t.Data[r*n:(r+1)*n])
 		}
 	})
-	res := result(t.Shape(), out, t)
+	res := resultSaving(saving{out: true}, t.Shape(), out, t)
 	if res.requiresGrad {
 		res.backward = func() {
 			g := t.grad()
@@ -67,7 +67,7 @@ func LogSoftmax(t *Tensor) *Tensor {
 			logSoftmaxRow(out[r*n:(r+1)*n], t.Data[r*n:(r+1)*n])
 		}
 	})
-	res := result(t.Shape(), out, t)
+	res := resultSaving(saving{out: true}, t.Shape(), out, t)
 	if res.requiresGrad {
 		res.backward = func() {
 			g := t.grad()
@@ -126,7 +126,7 @@ func CrossEntropy(logits *Tensor, labels []int, smoothing float32) *Tensor {
 		}
 		total += -float64(1-smoothing)*float64(row[labels[r]]) - float64(smoothing)/float64(c)*all
 	}
-	res := result([]int{}, []float32{float32(total / float64(max(n, 1)))}, logits)
+	res := resultSaving(saves(), []int{}, []float32{float32(total / float64(max(n, 1)))}, logits)
 	if res.requiresGrad {
 		res.backward = func() {
 			g := logits.grad()
@@ -180,7 +180,7 @@ func LayerNorm(x, w, b *Tensor, eps float32) *Tensor {
 			}
 		}
 	})
-	res := result(x.Shape(), out, x, w, b)
+	res := resultSaving(saves(x), x.Shape(), out, x, w, b)
 	if res.requiresGrad {
 		res.backward = func() {
 			var gx []float32
@@ -304,14 +304,51 @@ type BatchNormState struct {
 func BatchNorm(x, w, b *Tensor, st *BatchNormState, train bool) *Tensor {
 	rows, c := rowsOf(x)
 	checkAffine("BatchNorm", x, w, b, c)
-	if len(st.Mean) != c || len(st.Var) != c {
-		shapeErr("BatchNorm", fmt.Sprintf("running statistics have %d channels", len(st.Mean)), x)
+	mean, rstd := bnStats("BatchNorm", x, st, train)
+	out := alloc(len(x.Data))
+	bnApply(out, x.Data, rows, c, mean, rstd, w, b, false)
+	res := resultSaving(saves(x), x.Shape(), out, x, w, b)
+	if res.requiresGrad {
+		res.backward = func() { batchNormBackward(x, w, b, res, mean, rstd, train) }
 	}
-	mean := alloc(c)
-	rstd := alloc(c)
+	return res
+}
+
+// bnApply writes the BatchNorm of src [rows, C] to dst (which may be src), followed by
+// ReLU when relu is set.
+func bnApply(dst, src []float32, rows, c int, mean, rstd []float32, w, b *Tensor, relu bool) {
+	parallelFor(rows, grainElems/(c+1)+1, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			row, o := src[r*c:(r+1)*c], dst[r*c:(r+1)*c]
+			for j, v := range row {
+				y := (v - mean[j]) * rstd[j]
+				if w != nil {
+					y *= w.Data[j]
+				}
+				if b != nil {
+					y += b.Data[j]
+				}
+				if relu {
+					y = max(y, 0)
+				}
+				o[j] = y
+			}
+		}
+	})
+}
+
+// bnStats returns the per-channel mean and 1/std a BatchNorm of x [rows, C] applies:
+// the batch's in training (updating st's running statistics), st's otherwise.
+func bnStats(op string, x *Tensor, st *BatchNormState, train bool) (mean, rstd []float32) {
+	rows, c := rowsOf(x)
+	if len(st.Mean) != c || len(st.Var) != c {
+		shapeErr(op, fmt.Sprintf("running statistics have %d channels", len(st.Mean)), x)
+	}
+	mean = alloc(c)
+	rstd = alloc(c)
 	if train {
 		if rows < 2 {
-			shapeErr("BatchNorm", "training needs more than one value per channel", x)
+			shapeErr(op, "training needs more than one value per channel", x)
 		}
 		mus, vars := channelMoments(x.Data, rows, c)
 		m := st.Momentum
@@ -329,27 +366,7 @@ func BatchNorm(x, w, b *Tensor, st *BatchNormState, train bool) *Tensor {
 			rstd[j] = float32(1 / math.Sqrt(float64(st.Var[j])+float64(st.Eps)))
 		}
 	}
-	out := alloc(len(x.Data))
-	parallelFor(rows, grainElems/(c+1)+1, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			row, o := x.Data[r*c:(r+1)*c], out[r*c:(r+1)*c]
-			for j, v := range row {
-				y := (v - mean[j]) * rstd[j]
-				if w != nil {
-					y *= w.Data[j]
-				}
-				if b != nil {
-					y += b.Data[j]
-				}
-				o[j] = y
-			}
-		}
-	})
-	res := result(x.Shape(), out, x, w, b)
-	if res.requiresGrad {
-		res.backward = func() { batchNormBackward(x, w, b, res, mean, rstd, train) }
-	}
-	return res
+	return mean, rstd
 }
 
 // channelMoments returns per-channel means and biased variances, summing in float64
@@ -462,7 +479,7 @@ func L2Normalize(t *Tensor, eps float32) *Tensor {
 			}
 		}
 	})
-	res := result(t.Shape(), out, t)
+	res := resultSaving(saving{out: true}, t.Shape(), out, t)
 	if res.requiresGrad {
 		res.backward = func() {
 			g := t.grad()

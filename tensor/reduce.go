@@ -32,7 +32,7 @@ func sumScaled(op string, t *Tensor, axis int, mean bool) *Tensor {
 			}
 		}
 	})
-	r := result(dropAxis(t.shape, axis), out, t)
+	r := resultSaving(saves(), dropAxis(t.shape, axis), out, t)
 	if r.requiresGrad {
 		r.backward = func() {
 			g := t.grad()
@@ -91,7 +91,7 @@ func Max(t *Tensor, axis int) (*Tensor, []int32) {
 			}
 		}
 	})
-	r := result(dropAxis(t.shape, axis), out, t)
+	r := resultSaving(saves(), dropAxis(t.shape, axis), out, t)
 	if r.requiresGrad {
 		r.backward = func() {
 			g := t.grad()

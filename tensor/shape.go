@@ -23,7 +23,8 @@ func Reshape(t *Tensor, shape ...int) *Tensor {
 	if prod(shape) != t.Numel() {
 		panic(&ShapeError{Op: "Reshape", Shapes: [][]int{t.Shape(), shape}, Msg: "sizes differ"})
 	}
-	r := result(shape, t.Data, t)
+	r := resultSaving(saves(), shape, t.Data, t)
+	r.view = true
 	if r.requiresGrad {
 		r.backward = func() { t.takeGrad(r.Grad, r) }
 	}
@@ -49,7 +50,7 @@ func Permute(t *Tensor, perm ...int) *Tensor {
 	}
 	out := alloc(t.Numel())
 	permuteCopy(out, t.Data, t.shape, perm, false)
-	r := result(shape, out, t)
+	r := resultSaving(saves(), shape, out, t)
 	if r.requiresGrad {
 		r.backward = func() { permuteCopy(t.grad(), r.Grad, t.shape, perm, true) }
 	}
@@ -166,7 +167,7 @@ func Concat(axis int, ts ...*Tensor) *Tensor {
 		})
 		off += w
 	}
-	r := result(shape, out, ts...)
+	r := resultSaving(saves(), shape, out, ts...)
 	if r.requiresGrad {
 		r.backward = func() {
 			for i, t := range ts {
@@ -205,7 +206,7 @@ func Slice(t *Tensor, axis, start, end int) *Tensor {
 			copy(out[o*w:(o+1)*w], t.Data[(o*n+start)*inner:])
 		}
 	})
-	r := result(shape, out, t)
+	r := resultSaving(saves(), shape, out, t)
 	if r.requiresGrad {
 		r.backward = func() {
 			g := t.grad()
@@ -244,7 +245,7 @@ func IndexSelect(t *Tensor, idx []int32) *Tensor {
 			copy(out[i*w:(i+1)*w], t.Data[int(idx[i])*w:])
 		}
 	})
-	r := result(shape, out, t)
+	r := resultSaving(saves(), shape, out, t)
 	if r.requiresGrad {
 		r.backward = func() {
 			g := t.grad()
@@ -279,7 +280,7 @@ func BroadcastTo(t *Tensor, shape ...int) *Tensor {
 			c.next()
 		}
 	})
-	r := result(append([]int(nil), shape...), out, t)
+	r := resultSaving(saves(), append([]int(nil), shape...), out, t)
 	if r.requiresGrad {
 		r.backward = func() {
 			reduceInto(t.grad(), m, r.Grad, func(_ int, g float32) float32 { return g })

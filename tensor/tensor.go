@@ -22,6 +22,15 @@ type Tensor struct {
 	// gradGiven is set when an input took this tensor's gradient buffer as its own
 	// (takeGrad), so Backward must not recycle it.
 	gradGiven bool
+	// seq orders the graph's nodes by creation (0 for leaves and untracked tensors), so
+	// that Segment can tell the nodes made inside it.
+	seq uint64
+	// kept is set when a recorded backward step reads Data: Segment must not drop it.
+	kept bool
+	// view is set when Data is another tensor's (Reshape).
+	view bool
+	// gradShared is set on Recompute's stand-in for its input: Grad is the input's.
+	gradShared bool
 
 	// Graph links, set only while recording: the inputs and the closure that adds this
 	// tensor's gradient into theirs.
@@ -118,7 +127,7 @@ func (t *Tensor) Dim(i int) int {
 func (t *Tensor) Rank() int { return len(t.shape) }
 
 // Numel is the number of elements.
-func (t *Tensor) Numel() int { return len(t.Data) }
+func (t *Tensor) Numel() int { return prod(t.shape) }
 
 // Name is the parameter name given to NewParam (empty for other tensors).
 func (t *Tensor) Name() string { return t.name }
@@ -182,9 +191,31 @@ func NoGrad(f func()) {
 // GradEnabled reports whether ops currently record the graph.
 func GradEnabled() bool { return gradOff.Load() == 0 }
 
+// nodeSeq numbers graph nodes in creation order.
+var nodeSeq atomic.Uint64
+
 // result makes the output tensor of an op and links it to its inputs when any of them
-// requires a gradient. The caller sets backward only if out.requiresGrad.
+// requires a gradient. The caller sets backward only if out.requiresGrad. It assumes the
+// backward step reads the data of every input and of the output; ops that read less say
+// so with resultSaving, which lets Segment drop what nothing reads.
 func result(shape []int, data []float32, inputs ...*Tensor) *Tensor {
+	return resultSaving(saveAll, shape, data, inputs...)
+}
+
+// saving says whose Data an op's backward step reads: the listed inputs, and its own
+// output when out is set. saveAll stands for every input and the output.
+type saving struct {
+	all    bool
+	inputs []*Tensor
+	out    bool
+}
+
+var saveAll = saving{all: true, out: true}
+
+// saves returns a saving of the given inputs (nil entries are ignored) and not the output.
+func saves(inputs ...*Tensor) saving { return saving{inputs: inputs} }
+
+func resultSaving(s saving, shape []int, data []float32, inputs ...*Tensor) *Tensor {
 	out := &Tensor{shape: shape, Data: data}
 	if !GradEnabled() {
 		return out
@@ -195,9 +226,21 @@ func result(shape []int, data []float32, inputs ...*Tensor) *Tensor {
 			break
 		}
 	}
-	if out.requiresGrad {
-		out.parents = inputs
+	if !out.requiresGrad {
+		return out
 	}
+	out.parents = inputs
+	out.seq = nodeSeq.Add(1)
+	kept := s.inputs
+	if s.all {
+		kept = inputs
+	}
+	for _, in := range kept {
+		if in != nil {
+			in.kept = true
+		}
+	}
+	out.kept = s.out
 	return out
 }
 
@@ -207,7 +250,7 @@ func (t *Tensor) grad() []float32 {
 		if t.param {
 			t.Grad = make([]float32, len(t.Data)) // parameters' gradients outlive a step
 		} else {
-			t.Grad = alloc(len(t.Data))
+			t.Grad = alloc(t.Numel()) // Data may have been dropped by Segment
 		}
 	}
 	return t.Grad
@@ -227,7 +270,9 @@ func (t *Tensor) takeGrad(g []float32, from *Tensor) {
 
 // Backward computes the gradient of the scalar loss with respect to every tensor that
 // requires one, accumulating into the Grad of parameters (call ZeroGrad between steps).
-// The graph is released afterwards: intermediate gradients and closures are dropped.
+// The graph is released on the way: the data, gradients and closures of intermediate
+// tensors are dropped as soon as no later backward step reads them, so intermediate
+// tensors must not be read afterwards (their Data is nil).
 func Backward(loss *Tensor) {
 	if len(loss.Data) != 1 {
 		shapeErr("Backward", "loss must have one element", loss)
@@ -235,16 +280,28 @@ func Backward(loss *Tensor) {
 	if !loss.requiresGrad {
 		return
 	}
-	order := topoOrder(loss)
 	loss.grad()[0] += 1
+	sweep(loss)
+}
+
+// sweep runs the backward steps of the graph under root, whose gradient is set.
+func sweep(root *Tensor) {
+	order := topoOrder(root)
 	for i := len(order) - 1; i >= 0; i-- {
 		t := order[i]
 		if t.backward != nil && t.Grad != nil {
 			t.backward()
 		}
+		// Every reader of t's data has run its backward step too (they all use t), so
+		// its activation can go; a Reshape's shares its input's, which goes later.
+		if t.backward != nil && !t.view && t != root {
+			release(t.Data)
+			t.Data = nil
+		}
 		// Every use of t is behind us: its gradient is spent, so its buffer can serve
-		// the gradients still to come (unless an input took it over).
-		if !t.param {
+		// the gradients still to come (unless an input took it over, or it is a
+		// Recompute input's own gradient).
+		if !t.param && !t.gradShared {
 			if !t.gradGiven {
 				release(t.Grad)
 			}
