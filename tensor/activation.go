@@ -7,7 +7,7 @@ import (
 // unary applies f elementwise; df is the derivative as a function of the input x, or of
 // the output y when fromOut is set, so that the backward pass keeps only one of them.
 func unary(t *Tensor, f, df func(float32) float32, fromOut bool) *Tensor {
-	out := alloc(len(t.Data))
+	out := allocFull(len(t.Data))
 	parallelFor(len(out), grainElems, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			out[i] = f(t.Data[i])
@@ -127,7 +127,7 @@ func maskScale(t *Tensor, p float32, width int, rng *rand.Rand) *Tensor {
 			mask[i] = keep
 		}
 	}
-	out := alloc(t.Numel())
+	out := allocFull(t.Numel())
 	parallelFor(len(out), grainElems, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			out[i] = t.Data[i] * mask[i/width]

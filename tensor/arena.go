@@ -150,20 +150,36 @@ func (a *Arena) putLocked(p *float32) {
 
 // alloc returns a zeroed buffer of n values, from the active arena when there is one.
 func alloc(n int) []float32 {
+	b, lent := lend(n)
+	if lent {
+		clear(b)
+	}
+	return b
+}
+
+// allocFull is alloc for a caller that writes every value before reading any (an op's
+// output): the arena's buffer is not cleared first.
+func allocFull(n int) []float32 {
+	b, _ := lend(n)
+	return b
+}
+
+// lend returns a buffer of n values from the active arena, or a zeroed new one when
+// there is no arena or n is small (fromArena false).
+func lend(n int) (b []float32, fromArena bool) {
 	a := active.Load()
 	if a == nil || n == 0 || n < arenaMin {
-		return make([]float32, n)
+		return make([]float32, n), false
 	}
 	a.mu.Lock()
 	s, lo, hi := a.take(n)
-	b := s.mem[lo : lo+n : lo+n]
+	b = s.mem[lo : lo+n : lo+n]
 	a.seq++
 	a.live[&b[0]] = lent{slab: s, lo: lo, hi: hi, seq: a.seq}
 	a.liveBytes += int64(hi-lo) * 4
 	a.peakBytes = max(a.peakBytes, a.liveBytes)
 	a.mu.Unlock()
-	clear(b)
-	return b
+	return b, true
 }
 
 // release gives b back to the active arena before the step ends, if the arena lent it.

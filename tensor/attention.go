@@ -30,7 +30,7 @@ func Attention(qkv *Tensor, heads int, scale float32) *Tensor {
 			softmaxRow(p[r*t:(r+1)*t], p[r*t:(r+1)*t])
 		}
 	}
-	out := alloc(b * t * c)
+	out := allocFull(b * t * c)
 	batchedScratch(b*heads, t*t*d, t*t, func(i int, p []float32) {
 		bi, h := i/heads, i%heads
 		probs(i, p)

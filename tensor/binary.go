@@ -203,7 +203,7 @@ func binary(k binKind, a, b *Tensor) *Tensor {
 	op := binNames[k]
 	shape := broadcastShape(op, a, b)
 	n := prod(shape)
-	out := alloc(n)
+	out := allocFull(n)
 	if SameShape(a.shape, b.shape) {
 		parallelFor(n, grainElems, func(lo, hi int) {
 			x, y, o := a.Data[lo:hi], b.Data[lo:hi], out[lo:hi]
@@ -409,7 +409,7 @@ func reduceInto(dst []float32, m bmap, g []float32, f func(i int, g float32) flo
 
 // Scale returns a*s.
 func Scale(a *Tensor, s float32) *Tensor {
-	out := alloc(len(a.Data))
+	out := allocFull(len(a.Data))
 	parallelFor(len(out), grainElems, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			out[i] = a.Data[i] * s
@@ -431,7 +431,7 @@ func Scale(a *Tensor, s float32) *Tensor {
 
 // AddScalar returns a+s.
 func AddScalar(a *Tensor, s float32) *Tensor {
-	out := alloc(len(a.Data))
+	out := allocFull(len(a.Data))
 	for i, v := range a.Data {
 		out[i] = v + s
 	}

@@ -7,20 +7,25 @@ import "math"
 // x = n·ln2 + r with |r| ≤ ln2/2, e^r by a degree-6 polynomial, 2^n by the exponent
 // bits. Inputs below −87.3 give 0 and above 88.7 give +Inf, as float32 does.
 func exp32(x float32) float32 {
-	switch {
-	case x != x:
-		return x
-	case x > 88.72283:
-		return float32(math.Inf(1))
-	case x < -87.33654:
+	if !(x > -87.33654) {
+		if x != x {
+			return x
+		}
 		return 0
+	}
+	if x > 88.72283 {
+		return float32(math.Inf(1))
 	}
 	const (
 		log2e = 1.44269504088896341
 		ln2hi = 0.693359375
 		ln2lo = -2.12194440e-4
+		// Adding 1.5·2²³ rounds a float32 of magnitude below 2²² to an integer, which
+		// then sits in the low mantissa bits: cheaper than math.Floor in float64.
+		magic = 12582912
 	)
-	n := float32(math.Floor(float64(x*log2e + 0.5)))
+	t := float32(x*log2e) + magic
+	n := t - magic
 	r := x - n*ln2hi - n*ln2lo
 	p := float32(1.0 / 720)
 	p = p*r + 1.0/120
@@ -29,5 +34,6 @@ func exp32(x float32) float32 {
 	p = p*r + 0.5
 	p = p*r + 1
 	p = p*r + 1
-	return p * math.Float32frombits(uint32(int32(n)+127)<<23)
+	k := int32(math.Float32bits(t)&0x7fffff) - 0x400000 // n as an integer
+	return p * math.Float32frombits(uint32(k+127)<<23)
 }

@@ -29,7 +29,7 @@ func MatMul(a, b *Tensor, transA, transB bool) *Tensor {
 	if b.Rank() == 2 && !transA {
 		// Fold a's batch into its rows: one large GEMM instead of many small ones.
 		rows := prod(batchA) * m
-		out := alloc(rows * n)
+		out := allocFull(rows * n)
 		blas.Sgemm(false, transB, rows, n, k, 1, a.Data, ac, b.Data, bc, 0, out, n)
 		r := resultSaving(gemmSaves(a, b), shape, out, a, b)
 		if r.requiresGrad {
@@ -57,7 +57,7 @@ func MatMul(a, b *Tensor, transA, transB bool) *Tensor {
 	if b.Rank() == 2 {
 		sb = 0
 	}
-	out := alloc(batch * sc)
+	out := allocFull(batch * sc)
 	batched(batch, m*n*k, func(i int) {
 		blas.Sgemm(transA, transB, m, n, k, 1, a.Data[i*sa:], ac, b.Data[i*sb:], bc, 0, out[i*sc:], n)
 	})
@@ -159,7 +159,7 @@ func Linear(x, w, bias *Tensor) *Tensor {
 		shapeErr("Linear", "bias must be [out]", w, bias)
 	}
 	rows := x.Numel() / inF
-	out := alloc(rows * outF)
+	out := allocFull(rows * outF)
 	beta := float32(0)
 	if bias != nil {
 		parallelFor(rows, grainElems/outF+1, func(lo, hi int) {

@@ -14,7 +14,7 @@ func rowsOf(t *Tensor) (rows, n int) {
 // Softmax normalises the last axis to probabilities.
 func Softmax(t *Tensor) *Tensor {
 	rows, n := rowsOf(t)
-	out := alloc(len(t.Data))
+	out := allocFull(len(t.Data))
 	parallelFor(rows, grainElems/(n+1)+1, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			softmaxRow(out[r*n:(r+1)*n], t.Data[r*n:(r+1)*n])
@@ -44,7 +44,9 @@ func Softmax(t *Tensor) *Tensor {
 func softmaxRow(dst, src []float32) {
 	m := float32(math.Inf(-1))
 	for _, v := range src {
-		m = max(m, v)
+		if v > m { // not max(): its NaN and signed-zero rules cost a third of softmax
+			m = v
+		}
 	}
 	var s float64
 	for i, v := range src {
@@ -61,7 +63,7 @@ func softmaxRow(dst, src []float32) {
 // LogSoftmax is log(softmax(x)) over the last axis, computed stably.
 func LogSoftmax(t *Tensor) *Tensor {
 	rows, n := rowsOf(t)
-	out := alloc(len(t.Data))
+	out := allocFull(len(t.Data))
 	parallelFor(rows, grainElems/(n+1)+1, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			logSoftmaxRow(out[r*n:(r+1)*n], t.Data[r*n:(r+1)*n])
@@ -91,7 +93,9 @@ func LogSoftmax(t *Tensor) *Tensor {
 func logSoftmaxRow(dst, src []float32) {
 	m := float32(math.Inf(-1))
 	for _, v := range src {
-		m = max(m, v)
+		if v > m { // not max(): its NaN and signed-zero rules cost a third of softmax
+			m = v
+		}
 	}
 	var s float64
 	for _, v := range src {
@@ -150,7 +154,7 @@ func CrossEntropy(logits *Tensor, labels []int, smoothing float32) *Tensor {
 func LayerNorm(x, w, b *Tensor, eps float32) *Tensor {
 	rows, n := rowsOf(x)
 	checkAffine("LayerNorm", x, w, b, n)
-	out := alloc(len(x.Data))
+	out := allocFull(len(x.Data))
 	mean := alloc(rows)
 	rstd := alloc(rows)
 	parallelFor(rows, grainElems/(n+1)+1, func(lo, hi int) {
@@ -305,7 +309,7 @@ func BatchNorm(x, w, b *Tensor, st *BatchNormState, train bool) *Tensor {
 	rows, c := rowsOf(x)
 	checkAffine("BatchNorm", x, w, b, c)
 	mean, rstd := bnStats("BatchNorm", x, st, train)
-	out := alloc(len(x.Data))
+	out := allocFull(len(x.Data))
 	bnApply(out, x.Data, rows, c, mean, rstd, w, b, false)
 	res := resultSaving(saves(x), x.Shape(), out, x, w, b)
 	if res.requiresGrad {

@@ -15,7 +15,7 @@ func sumScaled(op string, t *Tensor, axis int, mean bool) *Tensor {
 	if mean && n > 0 {
 		scale = 1 / float32(n)
 	}
-	out := alloc(outer * inner)
+	out := allocFull(outer * inner)
 	parallelFor(outer, grainElems/(n*inner+1)+1, func(lo, hi int) {
 		acc := make([]float64, inner)
 		for o := lo; o < hi; o++ {
@@ -71,7 +71,7 @@ func Max(t *Tensor, axis int) (*Tensor, []int32) {
 	if n == 0 {
 		shapeErr("Max", "empty axis", t)
 	}
-	out := alloc(outer * inner)
+	out := allocFull(outer * inner)
 	arg := make([]int32, outer*inner)
 	parallelFor(outer, grainElems/(n*inner+1)+1, func(lo, hi int) {
 		for o := lo; o < hi; o++ {

@@ -48,7 +48,7 @@ func Permute(t *Tensor, perm ...int) *Tensor {
 	for i, p := range perm {
 		shape[i] = t.shape[p]
 	}
-	out := alloc(t.Numel())
+	out := allocFull(t.Numel())
 	permuteCopy(out, t.Data, t.shape, perm, false)
 	r := resultSaving(saves(), shape, out, t)
 	if r.requiresGrad {
@@ -154,7 +154,7 @@ func Concat(axis int, ts ...*Tensor) *Tensor {
 		shape[axis] += t.shape[axis]
 	}
 	outer, total, inner := splitAt(shape, axis)
-	out := alloc(outer * total * inner)
+	out := allocFull(outer * total * inner)
 	off := 0
 	offs := make([]int, len(ts))
 	for i, t := range ts {
@@ -200,7 +200,7 @@ func Slice(t *Tensor, axis, start, end int) *Tensor {
 	shape := t.Shape()
 	shape[axis] = end - start
 	w := (end - start) * inner
-	out := alloc(outer * w)
+	out := allocFull(outer * w)
 	parallelFor(outer, grainElems/(w+1)+1, func(lo, hi int) {
 		for o := lo; o < hi; o++ {
 			copy(out[o*w:(o+1)*w], t.Data[(o*n+start)*inner:])
@@ -239,7 +239,7 @@ func IndexSelect(t *Tensor, idx []int32) *Tensor {
 		}
 	}
 	shape := append([]int{len(idx)}, t.shape[1:]...)
-	out := alloc(len(idx) * w)
+	out := allocFull(len(idx) * w)
 	parallelFor(len(idx), grainElems/(w+1)+1, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			copy(out[i*w:(i+1)*w], t.Data[int(idx[i])*w:])
@@ -272,7 +272,7 @@ func BroadcastTo(t *Tensor, shape ...int) *Tensor {
 	}
 	n := prod(shape)
 	m := mapOperand(t.shape, shape)
-	out := alloc(n)
+	out := allocFull(n)
 	parallelFor(n, grainElems, func(lo, hi int) {
 		c := newCursor(m, lo)
 		for i := lo; i < hi; i++ {
