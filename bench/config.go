@@ -69,7 +69,7 @@ func Configs() []Config {
 		pb("peft-train-pb", "Point-PEFT train step, PB_T50_RS shape", Train, peft.MethodPointPEFT, 4, 1.0/3),
 		pb("full-train-pb", "Point-MAE full fine-tuning step, PB_T50_RS shape", Train, peft.MethodFull, 1.5, 0),
 		pb("peft-infer-pb", "Point-PEFT inference, PB_T50_RS shape", Infer, peft.MethodPointPEFT, 3, 0),
-		pb("mae-infer-pb", "Point-MAE inference, PB_T50_RS shape", Infer, peft.MethodFull, 3, 0),
+		pb("mae-infer-pb", "Point-MAE inference, PB_T50_RS shape", Infer, peft.MethodFull, 1.5, 0),
 		mn40("peft-train-mn40", "Point-PEFT train step, ModelNet40 shape", Train, peft.MethodPointPEFT, 4, 1.0/3),
 		mn40("full-train-mn40", "Point-MAE full fine-tuning step, ModelNet40 shape", Train, peft.MethodFull, 1.5, 0),
 		pb("bank-pb", "memory-bank building (prior encoder 64×32), 2048 points", Bank, peft.MethodPointPEFT, 0, 0),
