@@ -106,14 +106,13 @@ func (g *GeometryAdapter) core(ctx *nn.Ctx, table, x *tensor.Tensor, geo *Geomet
 	dropPath float32, cfg *Config) *tensor.Tensor {
 	b, r, c := table.Dim(0), table.Dim(1), table.Dim(2)
 	flat := tensor.Reshape(table, b*r, c)
-	nb := tensor.Reshape(tensor.IndexSelect(flat, geo.Idx), b*geo.G2, geo.K, c)
 	local := tensor.Recompute(flat, func(flat *tensor.Tensor) *tensor.Tensor {
 		qkv := attn.QKV.Forward(norm3.Forward(flat))
 		qkv = tensor.Reshape(tensor.IndexSelect(qkv, geo.Idx), b*geo.G2, geo.K, qkv.Dim(1))
 		return attn.Proj.Forward(tensor.Attention(qkv, attn.Heads, attn.Scale))
 	})
-	nb = tensor.Add(nb, tensor.DropPath(local, dropPath, ctx.Train, ctx.RNG))
-	pooled, _ := tensor.Max(nb, 1) // [B·G2, C]
+	// max_k(NB + DropPath(local)) in one pass, NB = the gathered table rows.
+	pooled := tensor.GatherAddMax(flat, geo.Idx, local, tensor.DropPathScales(b*geo.G2, dropPath, ctx.Train, ctx.RNG)) // [B·G2, C]
 	v := tensor.GELU(g.OutTransform.Forward(ctx, pooled))
 	v = tensor.Add(v, tensor.Scale(tensor.IndexSelect(flat, geo.CenterIdx), cfg.CenterCof))
 	w := tensor.InvSqDistWeights(geo.Target, geo.Source, 1e-8) // [B, G, G2]

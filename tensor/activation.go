@@ -2,6 +2,8 @@ package tensor
 
 import (
 	"math/rand/v2"
+
+	"github.com/pointpeft/pointpeft/internal/vmath"
 )
 
 // unary applies f elementwise; df is the derivative as a function of the input x, or of
@@ -51,16 +53,21 @@ func Sigmoid(t *Tensor) *Tensor {
 	return unary(t, sigmoid, func(y float32) float32 { return y * (1 - y) }, true)
 }
 
-func sigmoid(x float32) float32 { return 1 / (1 + exp32(-x)) }
+func sigmoid(x float32) float32 { return 1 / (1 + vmath.Exp32(-x)) }
 
-// GELU is x·Φ(x) with the exact (erf) Φ, PyTorch's default nn.GELU.
+// GELU is x·Φ(x) with the exact (erf) Φ, PyTorch's default nn.GELU. Its loops are
+// vmath's vectorised kernels.
 func GELU(t *Tensor) *Tensor {
-	return unary(t, func(x float32) float32 { return 0.5 * x * (1 + erf32(x*invSqrt2)) },
-		func(x float32) float32 {
-			cdf := 0.5 * (1 + erf32(x*invSqrt2))
-			pdf := float32(invSqrt2Pi) * exp32(-0.5*x*x)
-			return cdf + x*pdf
-		}, false)
+	out := allocFull(len(t.Data))
+	parallelFor(len(out), grainElems, func(lo, hi int) { vmath.GELU(out[lo:hi], t.Data[lo:hi]) })
+	r := resultSaving(saves(t), t.Shape(), out, t)
+	if r.requiresGrad {
+		r.backward = func() {
+			g := t.grad()
+			parallelFor(len(g), grainElems, func(lo, hi int) { vmath.GELUGradAdd(g[lo:hi], t.Data[lo:hi], r.Grad[lo:hi]) })
+		}
+	}
+	return r
 }
 
 // QuickGELU is x·σ(1.702x), the sigmoid approximation some checkpoints were trained with.
@@ -70,30 +77,6 @@ func QuickGELU(t *Tensor) *Tensor {
 			s := sigmoid(1.702 * x)
 			return s + 1.702*x*s*(1-s)
 		}, false)
-}
-
-const (
-	invSqrt2   = 0.70710678118654752440
-	invSqrt2Pi = 0.39894228040143267794
-)
-
-// erf32 is a float32 rational approximation of erf (absolute error < 5e-7; beyond ±4
-// it saturates). math.Erf in float64 would make GELU cost as much as a GEMM.
-func erf32(x float32) float32 {
-	x = max(-4, min(4, x))
-	x2 := x * x
-	p := x2*-2.72614225801306e-10 + 2.77068142495902e-08
-	p = x2*p + -2.10102402082508e-06
-	p = x2*p + -5.69250639462346e-05
-	p = x2*p + -7.34990630326855e-04
-	p = x2*p + -2.95459980854025e-03
-	p = x2*p + -1.60960333262415e-02
-	p *= x
-	q := x2*-1.45660718464996e-05 + -2.13374055278905e-04
-	q = x2*q + -1.68282697438203e-03
-	q = x2*q + -7.37332916720468e-03
-	q = x2*q + -1.42647390514189e-02
-	return p / q
 }
 
 // Dropout zeroes each element with probability p and scales the rest by 1/(1-p), when
@@ -114,19 +97,44 @@ func DropPath(t *Tensor, p float32, train bool, rng *rand.Rand) *Tensor {
 	return maskScale(t, p, t.Numel()/max(t.Dim(0), 1), rng)
 }
 
+// DropPathScales draws the per-sample factors of DropPath over n samples: 0 with
+// probability p, else 1/(1-p); all ones when train is unset or p is 0. Ops that fuse a
+// drop path (GatherAddMax) take them, and draw exactly what DropPath would.
+func DropPathScales(n int, p float32, train bool, rng *rand.Rand) []float32 {
+	if p < 0 || p >= 1 {
+		panic(&ShapeError{Op: "DropPath", Msg: "probability must be in [0,1)"})
+	}
+	s := make([]float32, n)
+	if !train || p == 0 {
+		for i := range s {
+			s[i] = 1
+		}
+		return s
+	}
+	drawMask(s, p, rng)
+	return s
+}
+
+// drawMask sets each mask value to 1/(1-p) with probability 1-p and to 0 otherwise. It
+// draws serially so a seed gives the same mask whatever GOMAXPROCS is.
+func drawMask(mask []float32, p float32, rng *rand.Rand) {
+	keep := 1 / (1 - p)
+	for i := range mask {
+		if rng.Float32() >= p {
+			mask[i] = keep
+		} else {
+			mask[i] = 0
+		}
+	}
+}
+
 // maskScale keeps each block of width elements with probability 1-p, scaled by 1/(1-p).
-// The mask is drawn serially so a seed gives the same mask whatever GOMAXPROCS is.
 func maskScale(t *Tensor, p float32, width int, rng *rand.Rand) *Tensor {
 	if p < 0 || p >= 1 {
 		shapeErr("Dropout", "probability must be in [0,1)", t)
 	}
-	keep := 1 / (1 - p)
 	mask := alloc(t.Numel() / max(width, 1))
-	for i := range mask {
-		if rng.Float32() >= p {
-			mask[i] = keep
-		}
-	}
+	drawMask(mask, p, rng)
 	out := allocFull(t.Numel())
 	parallelFor(len(out), grainElems, func(lo, hi int) {
 		for i := lo; i < hi; i++ {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/pointpeft/pointpeft/internal/blas"
+	"github.com/pointpeft/pointpeft/internal/vmath"
 )
 
 // Attention is multi-head scaled dot-product self-attention straight from a packed qkv
@@ -26,9 +27,7 @@ func Attention(qkv *Tensor, heads int, scale float32) *Tensor {
 		base := i / heads * t * c3
 		h := i % heads
 		blas.Sgemm(false, true, t, t, d, scale, qkv.Data[base+h*d:], c3, qkv.Data[base+c+h*d:], c3, 0, p, t)
-		for r := 0; r < t; r++ {
-			softmaxRow(p[r*t:(r+1)*t], p[r*t:(r+1)*t])
-		}
+		vmath.SoftmaxRows(p, p, t)
 	}
 	out := allocFull(b * t * c)
 	batchedScratch(b*heads, t*t*d, t*t, func(i int, p []float32) {

@@ -237,3 +237,41 @@ func TestGradInvSqDistWeights(t *testing.T) {
 	gradCheck(t, "InvSqDistWeights", func(in []*Tensor) *Tensor { return InvSqDistWeights(in[0], in[1], 1e-8) },
 		randTensor(rng, 2, 5, 3), randTensor(rng, 2, 4, 3))
 }
+
+// TestGatherAddMax checks the fused pooling against IndexSelect, DropPath, Add and Max
+// (values, gradients, the random draws) with repeated indices, and by finite differences.
+func TestGatherAddMax(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 9))
+	g, k, c, rows := 6, 4, 5, 7
+	idx := make([]int32, g*k)
+	for i := range idx {
+		idx[i] = int32(rng.IntN(rows))
+	}
+	scale := []float32{1.25, 0, 1.25, 1.25, 0, 1.25}
+	gradCheck(t, "GatherAddMax", func(in []*Tensor) *Tensor { return GatherAddMax(in[0], idx, in[1], scale) },
+		randTensor(rng, rows, c), randTensor(rng, g, k, c))
+
+	table := NewParam("table", randTensor(rng, rows, c).Data, rows, c)
+	local := NewParam("local", randTensor(rng, g, k, c).Data, g, k, c)
+	w := randTensor(rng, g, c)
+	run := func(fused bool) ([]float32, [][]float32) {
+		table.ZeroGrad()
+		local.ZeroGrad()
+		draws := rand.New(rand.NewPCG(9, 9))
+		var out *Tensor
+		if fused {
+			out = GatherAddMax(table, idx, local, DropPathScales(g, 0.3, true, draws))
+		} else {
+			nb := Reshape(IndexSelect(table, idx), g, k, c)
+			out, _ = Max(Add(nb, DropPath(local, 0.3, true, draws)), 1)
+		}
+		vals := append([]float32(nil), out.Data...)
+		Backward(SumAll(Mul(out, w)))
+		return vals, [][]float32{append([]float32(nil), table.Grad...), append([]float32(nil), local.Grad...)}
+	}
+	wantV, wantG := run(false)
+	gotV, gotG := run(true)
+	assertClose(t, "GatherAddMax values", gotV, wantV, 0)
+	assertClose(t, "GatherAddMax table gradient", gotG[0], wantG[0], 1e-6)
+	assertClose(t, "GatherAddMax local gradient", gotG[1], wantG[1], 0)
+}

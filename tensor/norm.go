@@ -3,6 +3,8 @@ package tensor
 import (
 	"fmt"
 	"math"
+
+	"github.com/pointpeft/pointpeft/internal/vmath"
 )
 
 // rows views t as [rows, n] over its last axis.
@@ -16,9 +18,7 @@ func Softmax(t *Tensor) *Tensor {
 	rows, n := rowsOf(t)
 	out := allocFull(len(t.Data))
 	parallelFor(rows, grainElems/(n+1)+1, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			softmaxRow(out[r*n:(r+1)*n], t.Data[r*n:(r+1)*n])
-		}
+		vmath.SoftmaxRows(out[lo*n:hi*n], t.Data[lo*n:hi*n], n)
 	})
 	res := resultSaving(saving{out: true}, t.Shape(), out, t)
 	if res.requiresGrad {
@@ -39,25 +39,6 @@ func Softmax(t *Tensor) *Tensor {
 		}
 	}
 	return res
-}
-
-func softmaxRow(dst, src []float32) {
-	m := float32(math.Inf(-1))
-	for _, v := range src {
-		if v > m { // not max(): its NaN and signed-zero rules cost a third of softmax
-			m = v
-		}
-	}
-	var s float64
-	for i, v := range src {
-		e := exp32(v - m)
-		dst[i] = e
-		s += float64(e)
-	}
-	inv := float32(1 / s)
-	for i := range dst {
-		dst[i] *= inv
-	}
 }
 
 // LogSoftmax is log(softmax(x)) over the last axis, computed stably.

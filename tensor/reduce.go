@@ -1,6 +1,9 @@
 package tensor
 
-import "math"
+import (
+	"fmt"
+	"math"
+)
 
 // Sum sums over axis, dropping it.
 func Sum(t *Tensor, axis int) *Tensor { return sumScaled("Sum", t, axis, false) }
@@ -143,4 +146,80 @@ func TopK(t *Tensor, k int) (values []float32, indices []int32) {
 		}
 	})
 	return values, indices
+}
+
+// GatherAddMax is the pooling of Point-PEFT's Geometry-aware Adapter in one pass:
+// out[g, c] = max_j (table[idx[g·k+j], c] + scale[g]·local[g, j, c]) for table [R, C],
+// idx of G·k row indices, local [G, k, C] and scale the per-group drop-path factors
+// (see DropPathScales; nil for none). It equals Max(Add(IndexSelect(table, idx) viewed
+// as [G, k, C], DropPath(local)), 1), ties going to the first member, without building
+// the three [G, k, C] tensors, and its backward pass keeps only the arg-max indices: the
+// gradient reaches one table row and one local entry per output value.
+func GatherAddMax(table *Tensor, idx []int32, local *Tensor, scale []float32) *Tensor {
+	if table.Rank() != 2 || local.Rank() != 3 || local.Dim(2) != table.Dim(1) || len(idx) != local.Dim(0)*local.Dim(1) {
+		shapeErr("GatherAddMax", fmt.Sprintf("want table [R, C], local [G, k, C] and G·k indices (got %d)", len(idx)), table, local)
+	}
+	g, k, c := local.Dim(0), local.Dim(1), local.Dim(2)
+	rows := table.Dim(0)
+	for i, v := range idx {
+		if v < 0 || int(v) >= rows {
+			shapeErr("GatherAddMax", fmt.Sprintf("index %d at position %d out of range [0,%d)", v, i, rows), table)
+		}
+	}
+	if scale != nil && len(scale) != g {
+		shapeErr("GatherAddMax", fmt.Sprintf("%d drop-path scales for %d groups", len(scale), g), local)
+	}
+	out := allocFull(g * c)
+	arg := make([]int32, g*c)
+	parallelFor(g, grainElems/(k*c+1)+1, func(lo, hi int) {
+		for gi := lo; gi < hi; gi++ {
+			s := float32(1)
+			if scale != nil {
+				s = scale[gi]
+			}
+			best, bi := out[gi*c:(gi+1)*c], arg[gi*c:(gi+1)*c]
+			for j := 0; j < k; j++ {
+				row := table.Data[int(idx[gi*k+j])*c : int(idx[gi*k+j]+1)*c]
+				loc := local.Data[(gi*k+j)*c : (gi*k+j+1)*c]
+				for ch := range best {
+					v := row[ch] + s*loc[ch]
+					// NaN wins, so that a NaN is reported rather than hidden.
+					if j == 0 || v > best[ch] || (v != v && best[ch] == best[ch]) {
+						best[ch], bi[ch] = v, int32(j)
+					}
+				}
+			}
+		}
+	})
+	r := resultSaving(saves(), []int{g, c}, out, table, local)
+	if r.requiresGrad {
+		r.backward = func() {
+			if local.requiresGrad {
+				gl := local.grad()
+				parallelFor(g, grainElems/(c+1)+1, func(lo, hi int) {
+					for gi := lo; gi < hi; gi++ {
+						s := float32(1)
+						if scale != nil {
+							s = scale[gi]
+						}
+						for ch := 0; ch < c; ch++ {
+							gl[(gi*k+int(arg[gi*c+ch]))*c+ch] += s * r.Grad[gi*c+ch]
+						}
+					}
+				})
+			}
+			if table.requiresGrad {
+				gt := table.grad()
+				// Split the channels, not the groups: groups share table rows.
+				parallelFor(c, 64, func(clo, chi int) {
+					for gi := 0; gi < g; gi++ {
+						for ch := clo; ch < chi; ch++ {
+							gt[int(idx[gi*k+int(arg[gi*c+ch])])*c+ch] += r.Grad[gi*c+ch]
+						}
+					}
+				})
+			}
+		}
+	}
+	return r
 }

@@ -131,32 +131,6 @@ func TestBatchNormRunningStatistics(t *testing.T) {
 	}
 }
 
-func TestErf32(t *testing.T) {
-	for x := -6.0; x <= 6; x += 0.001 {
-		if d := math.Abs(float64(erf32(float32(x))) - math.Erf(x)); d > 5e-7 {
-			t.Fatalf("erf32(%g) off by %g", x, d)
-		}
-	}
-}
-
-func TestExp32(t *testing.T) {
-	var worst float64
-	for x := -87.0; x <= 88; x += 0.0007 {
-		got := float64(exp32(float32(x)))
-		// Compare with e^float32(x): the argument's own rounding is not exp32's error.
-		want := math.Exp(float64(float32(x)))
-		if rel := math.Abs(got-want) / want; rel > worst {
-			worst = rel
-		}
-	}
-	if worst > 3e-7 { // 2.5 ulp
-		t.Fatalf("exp32 relative error %.3g", worst)
-	}
-	if exp32(-100) != 0 || !math.IsInf(float64(exp32(100)), 1) || !math.IsNaN(float64(exp32(float32(math.NaN())))) {
-		t.Fatal("exp32 limits")
-	}
-}
-
 // TestArenaRecyclesWithoutChangingResults: gradients computed inside arena steps equal
 // those computed without one, and the second step reuses the first step's buffers.
 func TestArenaRecyclesWithoutChangingResults(t *testing.T) {

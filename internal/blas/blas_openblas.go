@@ -7,6 +7,7 @@ package blas
 #include <cblas.h>
 void openblas_set_num_threads(int num_threads);
 int openblas_get_num_threads(void);
+int blas_thread_shutdown_(void);
 */
 import "C"
 
@@ -17,8 +18,14 @@ const Name = "openblas"
 
 // OpenBLAS itself runs single-threaded: its worker threads spin between calls and then
 // steal the cores from the goroutines of the elementwise ops. Large GEMMs are split by
-// rows over goroutines instead (see Sgemm), so Go schedules all the work.
-func init() { C.openblas_set_num_threads(1) }
+// rows over goroutines instead (see Sgemm), so Go schedules all the work. The worker
+// pool OpenBLAS started when it was loaded is shut down too: left idle, its threads
+// still took about a tenth of the CPU time of a training step (seen as time in libc,
+// gone with OPENBLAS_NUM_THREADS=1); with one thread set, OpenBLAS never restarts it.
+func init() {
+	C.openblas_set_num_threads(1)
+	C.blas_thread_shutdown_()
+}
 
 // SetThreads sets how many goroutines one large GEMM is split over.
 func SetThreads(n int) { setThreads(n) }

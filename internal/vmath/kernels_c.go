@@ -1,0 +1,185 @@
+//go:build cgo && !purego
+
+package vmath
+
+/*
+#cgo CFLAGS: -O3 -Wno-psabi
+#include <stdint.h>
+#include <string.h>
+
+// Built twice where GCC can pick a version when the library loads: AVX2 or baseline.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define VM_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define VM_CLONES
+#endif
+
+// vm_exp is vmath.Exp32 for x <= 88.7, with inputs below -87.3 clamped there (e^-87.3
+// is 1e-38, not 0); NaN stays NaN. Branch-free, so that loops of it vectorise.
+static inline float vm_exp(float x) {
+	x = x < -87.33654f ? -87.33654f : x;
+	float t = x * 1.44269504088896341f + 12582912.0f;
+	float n = t - 12582912.0f;
+	float r = x - n * 0.693359375f - n * -2.12194440e-4f;
+	float p = 1.0f / 720;
+	p = p * r + 1.0f / 120;
+	p = p * r + 1.0f / 24;
+	p = p * r + 1.0f / 6;
+	p = p * r + 0.5f;
+	p = p * r + 1;
+	p = p * r + 1;
+	int32_t bits;
+	memcpy(&bits, &t, 4);
+	int32_t scale = (((bits & 0x7fffff) - 0x400000) + 127) << 23;
+	float s;
+	memcpy(&s, &scale, 4);
+	return p * s;
+}
+
+// vm_erf is vmath.Erf32.
+static inline float vm_erf(float x) {
+	x = x < -4.0f ? -4.0f : x;
+	x = x > 4.0f ? 4.0f : x;
+	float x2 = x * x;
+	float p = x2 * -2.72614225801306e-10f + 2.77068142495902e-08f;
+	p = x2 * p + -2.10102402082508e-06f;
+	p = x2 * p + -5.69250639462346e-05f;
+	p = x2 * p + -7.34990630326855e-04f;
+	p = x2 * p + -2.95459980854025e-03f;
+	p = x2 * p + -1.60960333262415e-02f;
+	p *= x;
+	float q = x2 * -1.45660718464996e-05f + -2.13374055278905e-04f;
+	q = x2 * q + -1.68282697438203e-03f;
+	q = x2 * q + -7.37332916720468e-03f;
+	q = x2 * q + -1.42647390514189e-02f;
+	return p / q;
+}
+
+// The loops below run eight values at a time through GCC's vector extensions: plain
+// loops do not vectorise, since the compiler turns the clamps into branches.
+typedef float v8f __attribute__((vector_size(32)));
+typedef int32_t v8i __attribute__((vector_size(32)));
+#define B(c) ((v8f){c, c, c, c, c, c, c, c})
+
+// vsel is m ? a : b lane by lane (m all ones or all zeros); NaN compares false, so a
+// NaN in b survives the clamps below.
+static inline v8f vsel(v8i m, v8f a, v8f b) { return (v8f)(((v8i)a & m) | ((v8i)b & ~m)); }
+
+static inline v8f vload(const float *p) { v8f v; memcpy(&v, p, sizeof v); return v; }
+static inline void vstore(float *p, v8f v) { memcpy(p, &v, sizeof v); }
+
+static inline v8f v_exp(v8f x) {
+	x = vsel(x < B(-87.33654f), B(-87.33654f), x);
+	v8f t = x * B(1.44269504088896341f) + B(12582912.0f);
+	v8f n = t - B(12582912.0f);
+	v8f r = x - n * B(0.693359375f) - n * B(-2.12194440e-4f);
+	v8f p = B(1.0f / 720);
+	p = p * r + B(1.0f / 120);
+	p = p * r + B(1.0f / 24);
+	p = p * r + B(1.0f / 6);
+	p = p * r + B(0.5f);
+	p = p * r + B(1.0f);
+	p = p * r + B(1.0f);
+	v8i scale = ((((v8i)t & 0x7fffff) - 0x400000) + 127) << 23;
+	return p * (v8f)scale;
+}
+
+static inline v8f v_erf(v8f x) {
+	x = vsel(x < B(-4.0f), B(-4.0f), x);
+	x = vsel(x > B(4.0f), B(4.0f), x);
+	v8f x2 = x * x;
+	v8f p = x2 * B(-2.72614225801306e-10f) + B(2.77068142495902e-08f);
+	p = x2 * p + B(-2.10102402082508e-06f);
+	p = x2 * p + B(-5.69250639462346e-05f);
+	p = x2 * p + B(-7.34990630326855e-04f);
+	p = x2 * p + B(-2.95459980854025e-03f);
+	p = x2 * p + B(-1.60960333262415e-02f);
+	p *= x;
+	v8f q = x2 * B(-1.45660718464996e-05f) + B(-2.13374055278905e-04f);
+	q = x2 * q + B(-1.68282697438203e-03f);
+	q = x2 * q + B(-7.37332916720468e-03f);
+	q = x2 * q + B(-1.42647390514189e-02f);
+	return p / q;
+}
+
+static inline float gelu1(float v) { return 0.5f * v * (1.0f + vm_erf(v * 0.70710678118654752440f)); }
+
+static inline float gelu_grad1(float v) {
+	float cdf = 0.5f * (1.0f + vm_erf(v * 0.70710678118654752440f));
+	float pdf = 0.39894228040143267794f * vm_exp(-0.5f * v * v);
+	return cdf + v * pdf;
+}
+
+VM_CLONES void vm_gelu(float *y, const float *x, long n) {
+	long i = 0;
+	for (; i + 8 <= n; i += 8) {
+		v8f v = vload(x + i);
+		vstore(y + i, B(0.5f) * v * (B(1.0f) + v_erf(v * B(0.70710678118654752440f))));
+	}
+	for (; i < n; i++) {
+		y[i] = gelu1(x[i]);
+	}
+}
+
+VM_CLONES void vm_gelu_grad_add(float *dx, const float *x, const float *dy, long n) {
+	long i = 0;
+	for (; i + 8 <= n; i += 8) {
+		v8f v = vload(x + i);
+		v8f cdf = B(0.5f) * (B(1.0f) + v_erf(v * B(0.70710678118654752440f)));
+		v8f pdf = B(0.39894228040143267794f) * v_exp(B(-0.5f) * v * v);
+		vstore(dx + i, vload(dx + i) + vload(dy + i) * (cdf + v * pdf));
+	}
+	for (; i < n; i++) {
+		dx[i] += dy[i] * gelu_grad1(x[i]);
+	}
+}
+
+VM_CLONES void vm_softmax_rows(float *dst, const float *src, long total, long n) {
+	for (long r = 0; r < total; r += n) {
+		const float *row = src + r;
+		float *out = dst + r;
+		float m = row[0];
+		for (long i = 1; i < n; i++) {
+			m = row[i] > m ? row[i] : m;
+		}
+		long i = 0;
+		for (; i + 8 <= n; i += 8) {
+			vstore(out + i, v_exp(vload(row + i) - B(m)));
+		}
+		for (; i < n; i++) {
+			out[i] = vm_exp(row[i] - m);
+		}
+		double s = 0;
+		for (i = 0; i < n; i++) {
+			s += out[i];
+		}
+		float inv = (float)(1 / s);
+		for (i = 0; i < n; i++) {
+			out[i] *= inv;
+		}
+	}
+}
+*/
+import "C"
+
+import "unsafe"
+
+func ptr(s []float32) *C.float { return (*C.float)(unsafe.Pointer(unsafe.SliceData(s))) }
+
+func gelu(y, x []float32) {
+	if len(x) > 0 {
+		C.vm_gelu(ptr(y), ptr(x), C.long(len(x)))
+	}
+}
+
+func geluGradAdd(dx, x, dy []float32) {
+	if len(x) > 0 {
+		C.vm_gelu_grad_add(ptr(dx), ptr(x), ptr(dy), C.long(len(x)))
+	}
+}
+
+func softmaxRows(dst, src []float32, n int) {
+	if len(src) > 0 {
+		C.vm_softmax_rows(ptr(dst), ptr(src), C.long(len(src)), C.long(n))
+	}
+}
