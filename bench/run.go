@@ -109,7 +109,7 @@ func newStep(cfg Config, pts []float32, b int, rng *rand.Rand) (func() error, er
 			return nil, err
 		}
 		return func() (err error) {
-			_, err = prior.Feature(pts, b, n)
+			arena.Step(func() { _, err = prior.Feature(pts, b, n) })
 			return err
 		}, nil
 	}
@@ -125,7 +125,7 @@ func newStep(cfg Config, pts []float32, b int, rng *rand.Rand) (func() error, er
 	ctx := &nn.Ctx{Train: cfg.Kind == Train, RNG: rng}
 	if cfg.Kind == Infer {
 		return func() (err error) {
-			tensor.NoGrad(func() { _, err = forward(ctx, pts, b, n) })
+			arena.Step(func() { tensor.NoGrad(func() { _, err = forward(ctx, pts, b, n) }) })
 			return err
 		}, nil
 	}

@@ -130,8 +130,11 @@ func (m *PointTransformer) Forward(ctx *nn.Ctx, points []float32, b, n int) (*te
 	tok, pos := m.Embed(ctx, g)
 	x, p := m.WithCls(tok, pos)
 	for _, blk := range m.Blocks {
-		y := blk.Forward(ctx, tensor.Add(x, p))
-		tensor.Free(x) // only the sum with the positions was kept
+		in := tensor.Add(x, p)
+		y := blk.Forward(ctx, in)
+		// Dead now, unless a backward step reads them (Free checks).
+		tensor.Free(x)
+		tensor.Free(in)
 		x = y
 	}
 	return m.Head.Forward(ctx, Pool(m.Norm.Forward(x))), nil

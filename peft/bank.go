@@ -64,6 +64,7 @@ func BuildBank(prior *PriorEncoder, src BankSource, numPoints, batch int, meta m
 		bank.Meta[k] = v
 	}
 	start := time.Now()
+	arena := tensor.NewArena()
 	for lo := 0; lo < n; lo += batch {
 		hi := min(lo+batch, n)
 		pts := make([]float32, 0, (hi-lo)*numPoints*3)
@@ -77,23 +78,21 @@ func BuildBank(prior *PriorEncoder, src BankSource, numPoints, batch int, meta m
 			}
 			pts = append(pts, p...)
 		}
-		f, err := prior.Feature(pts, hi-lo, numPoints)
+		// The features are the arena's until the step ends: normalised into the bank
+		// inside it.
+		var err error
+		arena.Step(func() {
+			var f []float32
+			if f, err = prior.Feature(pts, hi-lo, numPoints); err != nil {
+				err = fmt.Errorf("memory bank: samples %d-%d: %w", lo, hi-1, err)
+				return
+			}
+			for i := 0; i < hi-lo && err == nil; i++ {
+				err = appendUnit(bank, f[i*c:(i+1)*c], lo+i)
+			}
+		})
 		if err != nil {
-			return nil, fmt.Errorf("memory bank: samples %d-%d: %w", lo, hi-1, err)
-		}
-		for i := 0; i < hi-lo; i++ {
-			row := f[i*c : (i+1)*c]
-			var ss float64
-			for _, v := range row {
-				ss += float64(v) * float64(v)
-			}
-			if ss == 0 || math.IsNaN(ss) || math.IsInf(ss, 0) {
-				return nil, fmt.Errorf("memory bank: sample %d has a feature of norm %g", lo+i, math.Sqrt(ss))
-			}
-			inv := float32(1 / math.Sqrt(ss))
-			for _, v := range row {
-				bank.Features = append(bank.Features, v*inv)
-			}
+			return nil, err
 		}
 		if progress != nil {
 			progress(hi)
@@ -170,4 +169,20 @@ func LoadBank(path string, dim int, backbone string) (*MemoryBank, error) {
 		return nil, fmt.Errorf("load memory bank %s: built from backbone %s, but the model's backbone is %s", path, bank.Meta["backbone"], backbone)
 	}
 	return bank, nil
+}
+
+// appendUnit appends the feature of sample i, scaled to unit length, to the bank.
+func appendUnit(bank *MemoryBank, row []float32, i int) error {
+	var ss float64
+	for _, v := range row {
+		ss += float64(v) * float64(v)
+	}
+	if ss == 0 || math.IsNaN(ss) || math.IsInf(ss, 0) {
+		return fmt.Errorf("memory bank: sample %d has a feature of norm %g", i, math.Sqrt(ss))
+	}
+	inv := float32(1 / math.Sqrt(ss))
+	for _, v := range row {
+		bank.Features = append(bank.Features, v*inv)
+	}
+	return nil
 }

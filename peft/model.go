@@ -113,8 +113,11 @@ func (m *PointPEFT) Forward(ctx *nn.Ctx, points []float32, b, n int) (*tensor.Te
 		if m.Cfg.isPromptLayer(i) {
 			geo = promptGeo
 		}
-		y := blk.forward(ctx, m, tensor.Add(x, p), m.Cfg.isPromptLayer(i), geo, cache)
-		tensor.Free(x) // only the sum with the positions was kept
+		in := tensor.Add(x, p)
+		y := blk.forward(ctx, m, in, m.Cfg.isPromptLayer(i), geo, cache)
+		// Dead now, unless a backward step reads them (Free checks).
+		tensor.Free(x)
+		tensor.Free(in)
 		x = y
 	}
 	return bb.Head.Forward(ctx, model.Pool(bb.Norm.Forward(x))), nil

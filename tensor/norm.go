@@ -302,24 +302,24 @@ func BatchNorm(x, w, b *Tensor, st *BatchNormState, train bool) *Tensor {
 // bnApply writes the BatchNorm of src [rows, C] to dst (which may be src), followed by
 // ReLU when relu is set.
 func bnApply(dst, src []float32, rows, c int, mean, rstd []float32, w, b *Tensor, relu bool) {
+	ws, bs := ones(c), make([]float32, c)
+	if w != nil {
+		ws = w.Data
+	}
+	if b != nil {
+		bs = b.Data
+	}
 	parallelFor(rows, grainElems/(c+1)+1, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			row, o := src[r*c:(r+1)*c], dst[r*c:(r+1)*c]
-			for j, v := range row {
-				y := (v - mean[j]) * rstd[j]
-				if w != nil {
-					y *= w.Data[j]
-				}
-				if b != nil {
-					y += b.Data[j]
-				}
-				if relu {
-					y = max(y, 0)
-				}
-				o[j] = y
-			}
-		}
+		vmath.AffineCols(dst[lo*c:hi*c], src[lo*c:hi*c], c, mean, rstd, ws, bs, relu)
 	})
+}
+
+func ones(n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = 1
+	}
+	return s
 }
 
 // bnStats returns the per-channel mean and 1/std a BatchNorm of x [rows, C] applies:

@@ -3,6 +3,8 @@ package tensor
 import (
 	"fmt"
 	"math"
+
+	"github.com/pointpeft/pointpeft/internal/vmath"
 )
 
 // Sum sums over axis, dropping it.
@@ -76,23 +78,9 @@ func Max(t *Tensor, axis int) (*Tensor, []int32) {
 	}
 	out := allocFull(outer * inner)
 	arg := make([]int32, outer*inner)
+	// A NaN wins, so that it is reported rather than hidden.
 	parallelFor(outer, grainElems/(n*inner+1)+1, func(lo, hi int) {
-		for o := lo; o < hi; o++ {
-			base := o * n * inner
-			best := out[o*inner : (o+1)*inner]
-			bi := arg[o*inner : (o+1)*inner]
-			copy(best, t.Data[base:base+inner])
-			clear(bi)
-			for j := 1; j < n; j++ {
-				row := t.Data[base+j*inner : base+(j+1)*inner]
-				for i, v := range row {
-					// NaN wins, so that a NaN is reported rather than hidden.
-					if v > best[i] || (v != v && best[i] == best[i]) {
-						best[i], bi[i] = v, int32(j)
-					}
-				}
-			}
-		}
+		vmath.MaxAxis(out[lo*inner:hi*inner], arg[lo*inner:hi*inner], t.Data[lo*n*inner:hi*n*inner], n, inner)
 	})
 	r := resultSaving(saves(), dropAxis(t.shape, axis), out, t)
 	if r.requiresGrad {
@@ -169,27 +157,13 @@ func GatherAddMax(table *Tensor, idx []int32, local *Tensor, scale []float32) *T
 	if scale != nil && len(scale) != g {
 		shapeErr("GatherAddMax", fmt.Sprintf("%d drop-path scales for %d groups", len(scale), g), local)
 	}
+	if scale == nil {
+		scale = ones(g)
+	}
 	out := allocFull(g * c)
 	arg := make([]int32, g*c)
 	parallelFor(g, grainElems/(k*c+1)+1, func(lo, hi int) {
-		for gi := lo; gi < hi; gi++ {
-			s := float32(1)
-			if scale != nil {
-				s = scale[gi]
-			}
-			best, bi := out[gi*c:(gi+1)*c], arg[gi*c:(gi+1)*c]
-			for j := 0; j < k; j++ {
-				row := table.Data[int(idx[gi*k+j])*c : int(idx[gi*k+j]+1)*c]
-				loc := local.Data[(gi*k+j)*c : (gi*k+j+1)*c]
-				for ch := range best {
-					v := row[ch] + s*loc[ch]
-					// NaN wins, so that a NaN is reported rather than hidden.
-					if j == 0 || v > best[ch] || (v != v && best[ch] == best[ch]) {
-						best[ch], bi[ch] = v, int32(j)
-					}
-				}
-			}
-		}
+		vmath.GatherAddMax(out[lo*c:hi*c], arg[lo*c:hi*c], table.Data, idx[lo*k:hi*k], local.Data[lo*k*c:hi*k*c], scale[lo:hi], k, c)
 	})
 	r := resultSaving(saves(), []int{g, c}, out, table, local)
 	if r.requiresGrad {
@@ -198,12 +172,8 @@ func GatherAddMax(table *Tensor, idx []int32, local *Tensor, scale []float32) *T
 				gl := local.grad()
 				parallelFor(g, grainElems/(c+1)+1, func(lo, hi int) {
 					for gi := lo; gi < hi; gi++ {
-						s := float32(1)
-						if scale != nil {
-							s = scale[gi]
-						}
 						for ch := 0; ch < c; ch++ {
-							gl[(gi*k+int(arg[gi*c+ch]))*c+ch] += s * r.Grad[gi*c+ch]
+							gl[(gi*k+int(arg[gi*c+ch]))*c+ch] += scale[gi] * r.Grad[gi*c+ch]
 						}
 					}
 				})

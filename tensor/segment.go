@@ -10,10 +10,11 @@ package tensor
 //
 // The result of f is never dropped. Tensors made inside f other than the result must
 // not be read after Segment returns, except through their gradients. Segments may nest.
-// Without gradient recording it only runs f.
+// Without gradient recording nothing is read later, so it is Scratch: inside an arena
+// step everything f made but its result goes back at once.
 func Segment(f func() *Tensor) *Tensor {
 	if !GradEnabled() {
-		return f()
+		return Scratch(f)
 	}
 	mark, amark := nodeSeq.Load(), arenaMark()
 	r := f()

@@ -40,6 +40,7 @@ func Evaluate(ctx context.Context, net Classifier, ds dataset.Dataset, batch, vo
 	it := loader.Epoch(0)
 	defer it.Close()
 	evalCtx := &nn.Ctx{}
+	arena := tensor.NewArena()
 	for k := 0; ; k++ {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("evaluation %w", ErrInterrupted)
@@ -62,21 +63,23 @@ func Evaluate(ctx context.Context, net Classifier, ds dataset.Dataset, batch, vo
 				}
 			}
 			var ferr error
-			// No arena here: it would hold every intermediate until the batch ends,
-			// while under NoGrad the garbage collector can free each one once it is dead.
-			tensor.NoGrad(func() {
-				logits, err := net.Forward(evalCtx, pts, b.Size, b.N)
-				if err != nil {
-					ferr = err
-					return
-				}
-				if logits.Dim(1) != classes {
-					ferr = fmt.Errorf("the model predicts %d classes, the data set has %d", logits.Dim(1), classes)
-					return
-				}
-				for i, x := range tensor.Softmax(logits).Data {
-					probs[i] += x / float32(vote)
-				}
+			// In the arena, each block's intermediates go back as soon as it is done
+			// (tensor.Segment), and the next batch reuses the memory.
+			arena.Step(func() {
+				tensor.NoGrad(func() {
+					logits, err := net.Forward(evalCtx, pts, b.Size, b.N)
+					if err != nil {
+						ferr = err
+						return
+					}
+					if logits.Dim(1) != classes {
+						ferr = fmt.Errorf("the model predicts %d classes, the data set has %d", logits.Dim(1), classes)
+						return
+					}
+					for i, x := range tensor.Softmax(logits).Data {
+						probs[i] += x / float32(vote)
+					}
+				})
 			})
 			if ferr != nil {
 				return nil, ferr

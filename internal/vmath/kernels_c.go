@@ -159,6 +159,105 @@ VM_CLONES void vm_softmax_rows(float *dst, const float *src, long total, long n)
 		}
 	}
 }
+
+typedef int32_t v8s __attribute__((vector_size(32)));
+static inline v8s vloadi(const int32_t *p) { v8s v; memcpy(&v, p, sizeof v); return v; }
+static inline void vstorei(int32_t *p, v8s v) { memcpy(p, &v, sizeof v); }
+static inline v8s vseli(v8i m, v8s a, v8s b) { return (a & m) | (b & ~m); }
+#define BI(c) ((v8s){c, c, c, c, c, c, c, c})
+
+// better is where v replaces best in a running maximum: v > best, or v is NaN and best
+// is not (a NaN is reported rather than hidden).
+static inline v8i better(v8f v, v8f best) { return (v > best) | ((v != v) & (best == best)); }
+
+VM_CLONES void vm_affine_cols(float *dst, const float *src, long rows, long c, const float *mean,
+	const float *rstd, const float *w, const float *b, int relu) {
+	for (long r = 0; r < rows; r++) {
+		const float *x = src + r * c;
+		float *y = dst + r * c;
+		long j = 0;
+		for (; j + 8 <= c; j += 8) {
+			v8f v = (vload(x + j) - vload(mean + j)) * vload(rstd + j) * vload(w + j) + vload(b + j);
+			if (relu) {
+				v = vsel(v < B(0.0f), B(0.0f), v);
+			}
+			vstore(y + j, v);
+		}
+		for (; j < c; j++) {
+			float v = (x[j] - mean[j]) * rstd[j] * w[j] + b[j];
+			y[j] = relu && v < 0 ? 0 : v;
+		}
+	}
+}
+
+VM_CLONES void vm_max_axis(float *out, int32_t *arg, const float *x, long outer, long n, long inner) {
+	for (long o = 0; o < outer; o++) {
+		float *best = out + o * inner;
+		int32_t *bi = arg + o * inner;
+		const float *base = x + o * n * inner;
+		long i = 0;
+		for (; i + 8 <= inner; i += 8) {
+			v8f bv = vload(base + i);
+			v8s ba = BI(0);
+			for (long j = 1; j < n; j++) {
+				v8f v = vload(base + j * inner + i);
+				v8i m = better(v, bv);
+				bv = vsel(m, v, bv);
+				ba = vseli(m, BI((int32_t)j), ba);
+			}
+			vstore(best + i, bv);
+			vstorei(bi + i, ba);
+		}
+		for (; i < inner; i++) {
+			float bv = base[i];
+			int32_t ba = 0;
+			for (long j = 1; j < n; j++) {
+				float v = base[j * inner + i];
+				if (v > bv || (v != v && bv == bv)) {
+					bv = v;
+					ba = (int32_t)j;
+				}
+			}
+			best[i] = bv;
+			bi[i] = ba;
+		}
+	}
+}
+
+VM_CLONES void vm_gather_add_max(float *out, int32_t *arg, const float *table, const int32_t *idx,
+	const float *local, const float *scale, long groups, long k, long c) {
+	for (long g = 0; g < groups; g++) {
+		float *best = out + g * c;
+		int32_t *bi = arg + g * c;
+		float s = scale[g];
+		long i = 0;
+		for (; i + 8 <= c; i += 8) {
+			v8f bv = vload(table + (long)idx[g * k] * c + i) + B(s) * vload(local + g * k * c + i);
+			v8s ba = BI(0);
+			for (long j = 1; j < k; j++) {
+				v8f v = vload(table + (long)idx[g * k + j] * c + i) + B(s) * vload(local + (g * k + j) * c + i);
+				v8i m = better(v, bv);
+				bv = vsel(m, v, bv);
+				ba = vseli(m, BI((int32_t)j), ba);
+			}
+			vstore(best + i, bv);
+			vstorei(bi + i, ba);
+		}
+		for (; i < c; i++) {
+			float bv = table[(long)idx[g * k] * c + i] + s * local[g * k * c + i];
+			int32_t ba = 0;
+			for (long j = 1; j < k; j++) {
+				float v = table[(long)idx[g * k + j] * c + i] + s * local[(g * k + j) * c + i];
+				if (v > bv || (v != v && bv == bv)) {
+					bv = v;
+					ba = (int32_t)j;
+				}
+			}
+			best[i] = bv;
+			bi[i] = ba;
+		}
+	}
+}
 */
 import "C"
 
@@ -182,4 +281,22 @@ func softmaxRows(dst, src []float32, n int) {
 	if len(src) > 0 {
 		C.vm_softmax_rows(ptr(dst), ptr(src), C.long(len(src)), C.long(n))
 	}
+}
+
+func iptr(s []int32) *C.int32_t { return (*C.int32_t)(unsafe.Pointer(unsafe.SliceData(s))) }
+
+func affineCols(dst, src []float32, c int, mean, rstd, w, b []float32, relu bool) {
+	r := 0
+	if relu {
+		r = 1
+	}
+	C.vm_affine_cols(ptr(dst), ptr(src), C.long(len(src)/c), C.long(c), ptr(mean), ptr(rstd), ptr(w), ptr(b), C.int(r))
+}
+
+func maxAxis(out []float32, arg []int32, x []float32, n, inner int) {
+	C.vm_max_axis(ptr(out), iptr(arg), ptr(x), C.long(len(x)/(n*inner)), C.long(n), C.long(inner))
+}
+
+func gatherAddMax(out []float32, arg []int32, table []float32, idx []int32, local, scale []float32, k, c int) {
+	C.vm_gather_add_max(ptr(out), iptr(arg), ptr(table), iptr(idx), ptr(local), ptr(scale), C.long(len(scale)), C.long(k), C.long(c))
 }

@@ -1,5 +1,7 @@
-// Package vmath holds the elementwise transcendental kernels of the tensor engine: exp,
-// erf, GELU and its derivative, and row softmax, over float32 slices. With cgo they are
+// Package vmath holds the elementwise kernels of the tensor engine that are not GEMMs:
+// exp, erf, GELU and its derivative, row softmax, per-channel affine maps (BatchNorm),
+// maxima over an axis and the Geometry-aware Adapter's gather-add-max, over float32
+// slices. With cgo they are
 // C loops that the compiler vectorises (AVX2 where the CPU has it, chosen at load
 // time); without cgo, or with the purego tag, they are the same formulas in Go. GELU and
 // softmax were a fifth of a Point-PEFT training step's time as scalar Go.
@@ -106,4 +108,40 @@ func SoftmaxRows(dst, src []float32, n int) {
 		panic("vmath.SoftmaxRows: lengths are not whole rows")
 	}
 	softmaxRows(dst, src, n)
+}
+
+// AffineCols sets dst[r·c+j] = (src[r·c+j] − mean[j])·rstd[j]·w[j] + b[j] for the rows of
+// c values of src, then ReLU when relu is set (a BatchNorm in channels-last layout).
+// dst may be src.
+func AffineCols(dst, src []float32, c int, mean, rstd, w, b []float32, relu bool) {
+	if len(dst) != len(src) || c <= 0 || len(src)%c != 0 || len(mean) != c || len(rstd) != c || len(w) != c || len(b) != c {
+		panic("vmath.AffineCols: lengths do not match")
+	}
+	if len(src) > 0 {
+		affineCols(dst, src, c, mean, rstd, w, b, relu)
+	}
+}
+
+// MaxAxis takes x as [outer, n, inner] and sets out[o·inner+i] to the maximum over j of
+// x[o, j, i] and arg to the first j reaching it; a NaN wins over numbers.
+func MaxAxis(out []float32, arg []int32, x []float32, n, inner int) {
+	if n <= 0 || inner <= 0 || len(x)%(n*inner) != 0 || len(out) != len(x)/n || len(arg) != len(out) {
+		panic("vmath.MaxAxis: lengths do not match")
+	}
+	if len(x) > 0 {
+		maxAxis(out, arg, x, n, inner)
+	}
+}
+
+// GatherAddMax sets out[g·c+ch] to the maximum over j < k of
+// table[idx[g·k+j]·c+ch] + scale[g]·local[(g·k+j)·c+ch] for the len(scale) groups, and arg
+// to the first j reaching it; a NaN wins over numbers. The indices must be in range.
+func GatherAddMax(out []float32, arg []int32, table []float32, idx []int32, local, scale []float32, k, c int) {
+	g := len(scale)
+	if k <= 0 || c <= 0 || len(idx) != g*k || len(local) != g*k*c || len(out) != g*c || len(arg) != g*c {
+		panic("vmath.GatherAddMax: lengths do not match")
+	}
+	if g > 0 {
+		gatherAddMax(out, arg, table, idx, local, scale, k, c)
+	}
 }

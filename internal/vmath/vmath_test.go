@@ -118,3 +118,74 @@ func BenchmarkSoftmaxRows(b *testing.B) {
 		SoftmaxRows(x, x, 139)
 	}
 }
+
+// TestReductionKernels checks AffineCols, MaxAxis and GatherAddMax against plain loops,
+// with widths that leave a tail after the 8-wide vectors, and NaN winning a maximum.
+func TestReductionKernels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(2, 2))
+	randf := func(n int) []float32 {
+		s := make([]float32, n)
+		for i := range s {
+			s[i] = float32(rng.NormFloat64())
+		}
+		return s
+	}
+	const c, rows = 13, 9
+	src, mean, rstd, w, b := randf(rows*c), randf(c), randf(c), randf(c), randf(c)
+	got := make([]float32, len(src))
+	for _, relu := range []bool{false, true} {
+		AffineCols(got, src, c, mean, rstd, w, b, relu)
+		for i, v := range src {
+			j := i % c
+			want := (v-mean[j])*rstd[j]*w[j] + b[j]
+			if relu && want < 0 {
+				want = 0
+			}
+			near(t, "AffineCols", v, got[i], want)
+		}
+	}
+
+	const n, inner = 5, 11
+	x := randf(3 * n * inner)
+	x[2*inner+4] = float32(math.NaN()) // o=0, j=2, i=4
+	out, arg := make([]float32, 3*inner), make([]int32, 3*inner)
+	MaxAxis(out, arg, x, n, inner)
+	for o := 0; o < 3; o++ {
+		for i := 0; i < inner; i++ {
+			bj := 0
+			for j := 1; j < n; j++ {
+				v, best := x[(o*n+j)*inner+i], x[(o*n+bj)*inner+i]
+				if v > best || (v != v && best == best) {
+					bj = j
+				}
+			}
+			if arg[o*inner+i] != int32(bj) || math.Float32bits(out[o*inner+i]) != math.Float32bits(x[(o*n+bj)*inner+i]) {
+				t.Fatalf("MaxAxis [%d,%d]: %g at %d, want %g at %d", o, i, out[o*inner+i], arg[o*inner+i], x[(o*n+bj)*inner+i], bj)
+			}
+		}
+	}
+
+	const g, k = 4, 3
+	table := randf(7 * c)
+	idx := make([]int32, g*k)
+	for i := range idx {
+		idx[i] = int32(rng.IntN(7))
+	}
+	local, scale := randf(g*k*c), []float32{1, 0, 2, 1}
+	out, arg = make([]float32, g*c), make([]int32, g*c)
+	GatherAddMax(out, arg, table, idx, local, scale, k, c)
+	for gi := 0; gi < g; gi++ {
+		for ch := 0; ch < c; ch++ {
+			val := func(j int) float32 { return table[int(idx[gi*k+j])*c+ch] + scale[gi]*local[(gi*k+j)*c+ch] }
+			bj := 0
+			for j := 1; j < k; j++ {
+				if val(j) > val(bj) {
+					bj = j
+				}
+			}
+			if arg[gi*c+ch] != int32(bj) || out[gi*c+ch] != val(bj) {
+				t.Fatalf("GatherAddMax [%d,%d]: %g at %d, want %g at %d", gi, ch, out[gi*c+ch], arg[gi*c+ch], val(bj), bj)
+			}
+		}
+	}
+}
