@@ -6,15 +6,13 @@ import (
 	"github.com/pointpeft/pointpeft/internal/vmath"
 )
 
-// unary applies f elementwise; df is the derivative as a function of the input x, or of
-// the output y when fromOut is set, so that the backward pass keeps only one of them.
-func unary(t *Tensor, f, df func(float32) float32, fromOut bool) *Tensor {
+// unary applies an elementwise function: f(dst, src) writes it over a range, and
+// grad(dx, v, dy) adds dy·f′ into dx, with v the input, or the output when fromOut is
+// set, so that the backward pass keeps only one of them. Functions over ranges rather
+// than elements keep a call per element out of the loops.
+func unary(t *Tensor, f func(dst, src []float32), grad func(dx, v, dy []float32), fromOut bool) *Tensor {
 	out := allocFull(len(t.Data))
-	parallelFor(len(out), grainElems, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			out[i] = f(t.Data[i])
-		}
-	})
+	parallelFor(len(out), grainElems, func(lo, hi int) { f(out[lo:hi], t.Data[lo:hi]) })
 	s := saves(t)
 	if fromOut {
 		s = saving{out: true}
@@ -27,56 +25,46 @@ func unary(t *Tensor, f, df func(float32) float32, fromOut bool) *Tensor {
 			if fromOut {
 				v = out
 			}
-			parallelFor(len(g), grainElems, func(lo, hi int) {
-				for i := lo; i < hi; i++ {
-					g[i] += r.Grad[i] * df(v[i])
-				}
-			})
+			parallelFor(len(g), grainElems, func(lo, hi int) { grad(g[lo:hi], v[lo:hi], r.Grad[lo:hi]) })
 		}
 	}
 	return r
 }
 
-// ReLU is max(x, 0); its gradient at 0 is 0, as in PyTorch.
-func ReLU(t *Tensor) *Tensor {
-	return unary(t, func(x float32) float32 { return max(x, 0) },
-		func(x float32) float32 {
-			if x > 0 {
-				return 1
-			}
-			return 0
-		}, false)
-}
+// ReLU is max(x, 0); its gradient at 0 is 0, as in PyTorch. NaN stays NaN.
+func ReLU(t *Tensor) *Tensor { return unary(t, vmath.ReLU, vmath.ReLUGradAdd, false) }
 
 // Sigmoid is 1/(1+exp(-x)).
 func Sigmoid(t *Tensor) *Tensor {
-	return unary(t, sigmoid, func(y float32) float32 { return y * (1 - y) }, true)
+	return unary(t, func(dst, src []float32) {
+		for i, x := range src {
+			dst[i] = sigmoid(x)
+		}
+	}, func(dx, y, dy []float32) {
+		for i, v := range y {
+			dx[i] += dy[i] * v * (1 - v)
+		}
+	}, true)
 }
 
 func sigmoid(x float32) float32 { return 1 / (1 + vmath.Exp32(-x)) }
 
 // GELU is x·Φ(x) with the exact (erf) Φ, PyTorch's default nn.GELU. Its loops are
 // vmath's vectorised kernels.
-func GELU(t *Tensor) *Tensor {
-	out := allocFull(len(t.Data))
-	parallelFor(len(out), grainElems, func(lo, hi int) { vmath.GELU(out[lo:hi], t.Data[lo:hi]) })
-	r := resultSaving(saves(t), t.Shape(), out, t)
-	if r.requiresGrad {
-		r.backward = func() {
-			g := t.grad()
-			parallelFor(len(g), grainElems, func(lo, hi int) { vmath.GELUGradAdd(g[lo:hi], t.Data[lo:hi], r.Grad[lo:hi]) })
-		}
-	}
-	return r
-}
+func GELU(t *Tensor) *Tensor { return unary(t, vmath.GELU, vmath.GELUGradAdd, false) }
 
 // QuickGELU is x·σ(1.702x), the sigmoid approximation some checkpoints were trained with.
 func QuickGELU(t *Tensor) *Tensor {
-	return unary(t, func(x float32) float32 { return x * sigmoid(1.702*x) },
-		func(x float32) float32 {
-			s := sigmoid(1.702 * x)
-			return s + 1.702*x*s*(1-s)
-		}, false)
+	return unary(t, func(dst, src []float32) {
+		for i, x := range src {
+			dst[i] = x * sigmoid(1.702*x)
+		}
+	}, func(dx, x, dy []float32) {
+		for i, v := range x {
+			s := sigmoid(1.702 * v)
+			dx[i] += dy[i] * (s + 1.702*v*s*(1-s))
+		}
+	}, false)
 }
 
 // Dropout zeroes each element with probability p and scales the rest by 1/(1-p), when

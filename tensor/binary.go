@@ -238,6 +238,9 @@ func binary(k binKind, a, b *Tensor) *Tensor {
 		return r
 	}
 	ma, mb := mapOperand(a.shape, shape), mapOperand(b.shape, shape)
+	if r := addBroadcast(k, a, b, ma, mb, shape, out); r != nil {
+		return r
+	}
 	parallelFor(n, grainElems, func(lo, hi int) {
 		ca, cb := newCursor(ma, lo), newCursor(mb, lo)
 		for i := lo; i < hi; i++ {
@@ -272,6 +275,120 @@ func binary(k binKind, a, b *Tensor) *Tensor {
 		}
 	}
 	return r
+}
+
+// run describes how a broadcast operand meets the output positions [i, hi): from i on,
+// for l positions, it reads its elements j, j+1, … (step 1) or j alone (step 0).
+func (m bmap) run(i, hi int) (j, l, step int) {
+	switch {
+	case m.idx != nil:
+		return int(m.idx[i]), 1, 0
+	case m.rep > 0:
+		off := i % m.inner
+		return i/(m.rep*m.inner)*m.inner + off, min(m.inner-off, hi-i), 1
+	case m.div == 1:
+		j = i % m.per
+		return j, min(m.per-j, hi-i), 1
+	}
+	return (i / m.div) % m.per, min(m.div-i%m.div, hi-i), 0
+}
+
+// addBroadcast is Add and Sub of a full operand and a broadcast one (a per-group feature
+// added to every point of the group, a bias), done over runs of the broadcast operand
+// rather than element by element; nil for other cases.
+func addBroadcast(k binKind, a, b *Tensor, ma, mb bmap, shape []int, out []float32) *Tensor {
+	n := len(out)
+	if k != kAdd && k != kSub {
+		return nil
+	}
+	full, bc, mbc, bcFirst := a, b, mb, false
+	if !ma.full(n) {
+		full, bc, mbc, bcFirst = b, a, ma, true
+	}
+	if !mapOperandFull(full, n) || mbc.idx != nil {
+		return nil
+	}
+	// out = sf·full + sb·bc
+	sf, sb := float32(1), float32(1)
+	if k == kSub {
+		if bcFirst {
+			sf = -1
+		} else {
+			sb = -1
+		}
+	}
+	parallelFor(n, grainElems, func(lo, hi int) {
+		for i := lo; i < hi; {
+			j, l, step := mbc.run(i, hi)
+			o, x := out[i:i+l], full.Data[i:i+l]
+			if step == 1 {
+				for t, y := range bc.Data[j : j+l] {
+					o[t] = sf*x[t] + sb*y
+				}
+			} else {
+				y := sb * bc.Data[j]
+				for t := range o {
+					o[t] = sf*x[t] + y
+				}
+			}
+			i += l
+		}
+	})
+	r := resultSaving(saves(), shape, out, a, b)
+	if r.requiresGrad {
+		r.backward = func() {
+			g := r.Grad
+			if bc.requiresGrad {
+				sumRunsInto(bc.grad(), mbc, g, sb)
+			}
+			if full.requiresGrad {
+				if sf == 1 {
+					full.takeGrad(g, r)
+				} else {
+					gf := full.grad()
+					parallelFor(n, grainElems, func(lo, hi int) {
+						for i := lo; i < hi; i++ {
+							gf[i] -= g[i]
+						}
+					})
+				}
+			}
+		}
+	}
+	return r
+}
+
+func mapOperandFull(t *Tensor, n int) bool { return len(t.Data) == n }
+
+// sumRunsInto adds sign·g, summed onto a broadcast operand's elements, into dst, with
+// per-goroutine partial sums since chunks of g meet the same elements.
+func sumRunsInto(dst []float32, m bmap, g []float32, sign float32) {
+	slots, chunk := split(len(g), grainElems)
+	partial := make([][]float32, max(slots, 1))
+	parallelFor(len(g), grainElems, func(lo, hi int) {
+		p := make([]float32, len(dst))
+		for i := lo; i < hi; {
+			j, l, step := m.run(i, hi)
+			if step == 1 {
+				for t, v := range g[i : i+l] {
+					p[j+t] += v
+				}
+			} else {
+				var s float32
+				for _, v := range g[i : i+l] {
+					s += v
+				}
+				p[j] += s
+			}
+			i += l
+		}
+		partial[lo/chunk] = p
+	})
+	for _, p := range partial {
+		for j, v := range p {
+			dst[j] += sign * v
+		}
+	}
 }
 
 func idxOf(m bmap, i int) int {

@@ -39,6 +39,9 @@ func TestBroadcastMaps(t *testing.T) {
 			if got := cur.at(); got != want {
 				t.Fatalf("%v→%v: cursor at %d = %d, want %d", op, out, i, got, want)
 			}
+			if j, l, step := m.run(i, n); j != want || l < 1 || (l > 1 && idxOf(m, i+1) != j+step) {
+				t.Fatalf("%v→%v: run at %d = (%d, %d, %d), want start %d", op, out, i, j, l, step, want)
+			}
 			cur.next()
 			if mid := newCursor(m, i); mid.at() != want {
 				t.Fatalf("%v→%v: cursor started at %d gives %d, want %d", op, out, i, mid.at(), want)

@@ -132,6 +132,8 @@ func TestGradBinaryBroadcast(t *testing.T) {
 	// Large enough to take the parallel partial-sum path of the broadcast backward.
 	gradCheck(t, "Add large bias", func(in []*Tensor) *Tensor { return Add(in[0], in[1]) },
 		randTensor(rng, 300, 128), randTensor(rng, 128))
+	gradCheck(t, "Sub large per-group", func(in []*Tensor) *Tensor { return Sub(in[0], in[1]) },
+		randTensor(rng, 64, 1, 24), randTensor(rng, 64, 50, 24))
 }
 
 func TestGradElementwise(t *testing.T) {

@@ -258,6 +258,30 @@ VM_CLONES void vm_gather_add_max(float *out, int32_t *arg, const float *table, c
 		}
 	}
 }
+
+VM_CLONES void vm_relu(float *y, const float *x, long n) {
+	long i = 0;
+	for (; i + 8 <= n; i += 8) {
+		v8f v = vload(x + i);
+		vstore(y + i, vsel(v < B(0.0f), B(0.0f), v));
+	}
+	for (; i < n; i++) {
+		y[i] = x[i] < 0 ? 0 : x[i];
+	}
+}
+
+VM_CLONES void vm_relu_grad_add(float *dx, const float *x, const float *dy, long n) {
+	long i = 0;
+	for (; i + 8 <= n; i += 8) {
+		v8f v = vload(x + i);
+		vstore(dx + i, vload(dx + i) + vsel(v > B(0.0f), vload(dy + i), B(0.0f)));
+	}
+	for (; i < n; i++) {
+		if (x[i] > 0) {
+			dx[i] += dy[i];
+		}
+	}
+}
 */
 import "C"
 
@@ -299,4 +323,16 @@ func maxAxis(out []float32, arg []int32, x []float32, n, inner int) {
 
 func gatherAddMax(out []float32, arg []int32, table []float32, idx []int32, local, scale []float32, k, c int) {
 	C.vm_gather_add_max(ptr(out), iptr(arg), ptr(table), iptr(idx), ptr(local), ptr(scale), C.long(len(scale)), C.long(k), C.long(c))
+}
+
+func relu(y, x []float32) {
+	if len(x) > 0 {
+		C.vm_relu(ptr(y), ptr(x), C.long(len(x)))
+	}
+}
+
+func reluGradAdd(dx, x, dy []float32) {
+	if len(x) > 0 {
+		C.vm_relu_grad_add(ptr(dx), ptr(x), ptr(dy), C.long(len(x)))
+	}
 }

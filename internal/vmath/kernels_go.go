@@ -82,3 +82,20 @@ func gatherAddMax(out []float32, arg []int32, table []float32, idx []int32, loca
 		}
 	}
 }
+
+func relu(y, x []float32) {
+	for i, v := range x {
+		if v < 0 {
+			v = 0
+		}
+		y[i] = v
+	}
+}
+
+func reluGradAdd(dx, x, dy []float32) {
+	for i, v := range x {
+		if v > 0 {
+			dx[i] += dy[i]
+		}
+	}
+}

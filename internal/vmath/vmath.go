@@ -101,6 +101,23 @@ func GELUGradAdd(dx, x, dy []float32) {
 	geluGradAdd(dx, x, dy)
 }
 
+// ReLU sets y[i] = max(x[i], 0), NaN staying NaN; y may be x.
+func ReLU(y, x []float32) {
+	if len(y) != len(x) {
+		panic("vmath.ReLU: lengths differ")
+	}
+	relu(y, x)
+}
+
+// ReLUGradAdd adds dy[i] into dx[i] where x[i] > 0 (the gradient at 0 is 0, as in
+// PyTorch).
+func ReLUGradAdd(dx, x, dy []float32) {
+	if len(dx) != len(x) || len(dy) != len(x) {
+		panic("vmath.ReLUGradAdd: lengths differ")
+	}
+	reluGradAdd(dx, x, dy)
+}
+
 // SoftmaxRows writes the softmax of each row of n values of src into dst (which may be
 // src): the maximum is subtracted first, the sum is taken in float64.
 func SoftmaxRows(dst, src []float32, n int) {

@@ -50,14 +50,25 @@ func TestKernelsMatchScalarFormulas(t *testing.T) {
 		dx[i] = 1
 	}
 	GELUGradAdd(dx, x, dy)
+	r := make([]float32, len(x))
+	rdx := make([]float32, len(x))
+	ReLU(r, x)
+	ReLUGradAdd(rdx, x, dy)
 	for i, v := range x {
 		if i == 3 {
-			if !math.IsNaN(float64(y[i])) || !math.IsNaN(float64(dx[i])) {
-				t.Fatalf("GELU(NaN) = %g, gradient %g", y[i], dx[i])
+			if !math.IsNaN(float64(y[i])) || !math.IsNaN(float64(dx[i])) || !math.IsNaN(float64(r[i])) {
+				t.Fatalf("GELU(NaN) = %g, gradient %g, ReLU %g", y[i], dx[i], r[i])
 			}
 			continue
 		}
 		near(t, "GELU", v, y[i], GELUOf(v))
+		wantG := float32(0)
+		if v > 0 {
+			wantG = dy[i]
+		}
+		if r[i] != max(v, 0) || rdx[i] != wantG {
+			t.Fatalf("ReLU(%g) = %g, gradient %g", v, r[i], rdx[i])
+		}
 		near(t, "GELU gradient", v, dx[i], 1+dy[i]*GELUGradOf(v))
 	}
 
