@@ -72,7 +72,7 @@ func (r Reference) Argv(cfg Config, opt Options) []string {
 	if opt.Mode != "" {
 		mode = opt.Mode
 	}
-	return []string{r.Python, r.Script, "--config", cfg.Name, "--batch", strconv.Itoa(opt.Batch),
+	return []string{r.Python, r.Script, "--config", cfg.Ref(), "--batch", strconv.Itoa(opt.Batch),
 		"--steps", strconv.Itoa(opt.Steps), "--warmup", strconv.Itoa(opt.Warmup),
 		"--threads", strconv.Itoa(opt.Threads), "--mode", string(mode)}
 }

@@ -42,6 +42,20 @@ type Config struct {
 	// SpeedTarget is the wanted ratio of our samples/s to the reference's and RSSTarget
 	// the largest wanted ratio of our peak RSS to the reference's; zero means none.
 	SpeedTarget, RSSTarget float64
+	// Recompute runs training steps with nn.Ctx.Recompute (activations recomputed in
+	// the backward pass).
+	Recompute bool
+	// RefName is the reference configuration it is compared with, when not its own
+	// name (the reference has no recompute mode).
+	RefName string
+}
+
+// Ref is the reference configuration c is compared with.
+func (c Config) Ref() string {
+	if c.RefName != "" {
+		return c.RefName
+	}
+	return c.Name
 }
 
 // Bank sizes are the training splits of ScanObjectNN PB_T50_RS (as in
@@ -67,6 +81,7 @@ func mn40(name, title string, kind Kind, method peft.Method, speed, rss float64)
 func Configs() []Config {
 	return []Config{
 		pb("peft-train-pb", "Point-PEFT train step, PB_T50_RS shape", Train, peft.MethodPointPEFT, 4, 1.0/3),
+		recompute(pb("peft-train-pb-recompute", "Point-PEFT train step, PB_T50_RS shape, activations recomputed", Train, peft.MethodPointPEFT, 0, 1.0/3)),
 		pb("full-train-pb", "Point-MAE full fine-tuning step, PB_T50_RS shape", Train, peft.MethodFull, 1.5, 0),
 		pb("peft-infer-pb", "Point-PEFT inference, PB_T50_RS shape", Infer, peft.MethodPointPEFT, 3, 0),
 		pb("mae-infer-pb", "Point-MAE inference, PB_T50_RS shape", Infer, peft.MethodFull, 1.5, 0),
@@ -74,6 +89,13 @@ func Configs() []Config {
 		mn40("full-train-mn40", "Point-MAE full fine-tuning step, ModelNet40 shape", Train, peft.MethodFull, 1.5, 0),
 		pb("bank-pb", "memory-bank building (prior encoder 64×32), 2048 points", Bank, peft.MethodPointPEFT, 0, 0),
 	}
+}
+
+// recompute is c with activations recomputed in the backward pass, compared with the
+// reference's plain step of the same shape.
+func recompute(c Config) Config {
+	c.Recompute, c.RefName = true, strings.TrimSuffix(c.Name, "-recompute")
+	return c
 }
 
 // Lookup returns the standard configuration called name.

@@ -207,6 +207,9 @@ Memory-bank building is the prior encoder (64×32 groups) on 2048-point clouds.
   wall time (the optional timer in ` + "`internal/blas/timer.go`" + `).
 - FPS+kNN share: the groupings a step makes (backbone; for Point-PEFT also the prior
   encoder's and the level-2 groupings), run alone on the same batch, over the median step.
+- ` + "`-recompute`" + ` rows: the same step with the Transformer's attention and MLP activations
+  recomputed in the backward pass (` + "`pointpeft finetune --recompute`" + `, ` + "`nn.Ctx.Recompute`" + `),
+  compared with the reference's plain step, which has no such mode.
 `)
 	var low []string
 	for _, r := range rep.Rows {
@@ -220,8 +223,10 @@ Memory-bank building is the prior encoder (64×32 groups) on 2048-point clouds.
 		fmt.Fprintf(&b, "- GEMM share target (≥%s of a training step): met by every training configuration.\n", pct(gemmTarget))
 	}
 	b.WriteString(`
-Reference numbers quoted in the benchmark issue (torch 1.13.1, 2 threads, batch 32, median
-of 5 steps; machine not recorded), for orientation only:
+The reference is stronger than the authors' code as released: it computes the prior (cp)
+feature under ` + "`no_grad`" + ` and propagates with a batched matrix product (spec App. B.4-5).
+The numbers the benchmark issue quotes for the authors' code (torch 1.13.1, 2 threads,
+batch 32, median of 5 steps; machine not recorded), for orientation only:
 
 | config | samples/s | peak RSS |
 | --- | --- | --- |

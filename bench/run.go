@@ -122,7 +122,7 @@ func newStep(cfg Config, pts []float32, b int, rng *rand.Rand) (func() error, er
 		m.Bank = randomBank(cfg.BankSize, cfg.Backbone.TransDim, rng)
 		params, forward = m.Params(), m.Forward
 	}
-	ctx := &nn.Ctx{Train: cfg.Kind == Train, RNG: rng}
+	ctx := &nn.Ctx{Train: cfg.Kind == Train, RNG: rng, Recompute: cfg.Recompute}
 	if cfg.Kind == Infer {
 		return func() (err error) {
 			arena.Step(func() { tensor.NoGrad(func() { _, err = forward(ctx, pts, b, n) }) })

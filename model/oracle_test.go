@@ -99,27 +99,31 @@ func TestOracleBackboneEval(t *testing.T) {
 // TestOracleBackboneTrain checks one training-mode step (BN batch statistics, dropout
 // and drop path off): loss, the gradient of every parameter (≤ 1e-3 relative) and the
 // BN running statistics after the step.
+// TestOracleBackboneTrain compares a full fine-tuning step with the oracle's, with the
+// Transformer's activations kept and recomputed (nn.Ctx.Recompute).
 func TestOracleBackboneTrain(t *testing.T) {
-	m, fx := loadOracleBackbone(t)
-	m.Head.Dropout = 0
-	for _, blk := range m.Blocks {
-		blk.DropPath = 0
+	for _, recompute := range []bool{false, true} {
+		m, fx := loadOracleBackbone(t)
+		m.Head.Dropout = 0
+		for _, blk := range m.Blocks {
+			blk.DropPath = 0
+		}
+		pts := fx.Tensors["points"]
+		labels := oracletest.Labels(fx)
+		ctx := &nn.Ctx{Train: true, RNG: rand.New(rand.NewPCG(1, 1)), Recompute: recompute}
+		logits, err := m.Forward(ctx, pts.F32, pts.Shape[0], pts.Shape[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		relClose(t, "train logits", logits.Data, fx.Tensors["train.logits"].F32, 1e-4)
+		loss := tensor.CrossEntropy(logits, labels, 0)
+		relClose(t, "train loss", loss.Data, fx.Tensors["train.loss"].F32, 1e-5)
+		tensor.Backward(loss)
+		if n := oracletest.CompareGrads(t, m.Params(), fx, nil, 1e-3); n < 50 {
+			t.Fatalf("recompute %v: only %d gradients compared", recompute, n)
+		}
+		oracletest.CompareBuffers(t, m.Buffers(), fx, 1e-4)
 	}
-	pts := fx.Tensors["points"]
-	labels := oracletest.Labels(fx)
-	ctx := &nn.Ctx{Train: true, RNG: rand.New(rand.NewPCG(1, 1))}
-	logits, err := m.Forward(ctx, pts.F32, pts.Shape[0], pts.Shape[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	relClose(t, "train logits", logits.Data, fx.Tensors["train.logits"].F32, 1e-4)
-	loss := tensor.CrossEntropy(logits, labels, 0)
-	relClose(t, "train loss", loss.Data, fx.Tensors["train.loss"].F32, 1e-5)
-	tensor.Backward(loss)
-	if n := oracletest.CompareGrads(t, m.Params(), fx, nil, 1e-3); n < 50 {
-		t.Fatalf("only %d gradients compared", n)
-	}
-	oracletest.CompareBuffers(t, m.Buffers(), fx, 1e-4)
 }
 
 // TestLoadOfficialPretrainLayout maps the official pre-training layout (module. and

@@ -12,6 +12,10 @@ import (
 type Ctx struct {
 	Train bool
 	RNG   *rand.Rand
+	// Recompute trades compute for memory in training: the Transformer blocks keep only
+	// their inputs for the backward pass and recompute the attention and MLP
+	// activations there (about a third more GEMM work, a third less memory).
+	Recompute bool
 }
 
 // Module is anything with parameters.

@@ -25,11 +25,6 @@ func NewAttention(name string, dim, heads int, qkvBias bool, rng *rand.Rand) *At
 	}
 }
 
-// Forward attends over the tokens of x [B, T, dim].
-func (a *Attention) Forward(x *tensor.Tensor) *tensor.Tensor {
-	return a.Proj.Forward(tensor.Attention(a.QKV.Forward(x), a.Heads, a.Scale))
-}
-
 // Params implements Module.
 func (a *Attention) Params() []*tensor.Tensor { return Collect(a.QKV, a.Proj) }
 
@@ -44,11 +39,6 @@ func NewMlp(name string, dim, hidden int, rng *rand.Rand) *Mlp {
 		FC1: NewLinear(join(name, "fc1"), dim, hidden, true, rng),
 		FC2: NewLinear(join(name, "fc2"), hidden, dim, true, rng),
 	}
-}
-
-// Forward applies the MLP to x [..., dim].
-func (m *Mlp) Forward(x *tensor.Tensor) *tensor.Tensor {
-	return m.FC2.Forward(tensor.GELU(m.FC1.Forward(x)))
 }
 
 // Params implements Module.
@@ -80,9 +70,35 @@ func NewBlock(name string, dim, heads, hidden int, qkvBias bool, dropPath float3
 // that its backward pass does not read are dropped when it returns.
 func (b *Block) Forward(ctx *Ctx, x *tensor.Tensor) *tensor.Tensor {
 	return tensor.Segment(func() *tensor.Tensor {
-		x := tensor.Add(x, tensor.DropPath(b.Attn.Forward(b.Norm1.Forward(x)), b.DropPath, ctx.Train, ctx.RNG))
-		return tensor.Add(x, tensor.DropPath(b.Mlp.Forward(b.Norm2.Forward(x)), b.DropPath, ctx.Train, ctx.RNG))
+		x := tensor.Add(x, tensor.DropPath(b.AttnBranch(ctx, x), b.DropPath, ctx.Train, ctx.RNG))
+		return tensor.Add(x, tensor.DropPath(b.MlpBranch(ctx, x), b.DropPath, ctx.Train, ctx.RNG))
 	})
+}
+
+// AttnBranch is Attn(Norm1(x)), the block's attention branch before drop path. With
+// ctx.Recompute only x is kept for the backward pass: the normalisation, qkv projection
+// and attention run again there (the output projection reads nothing back when
+// frozen).
+func (b *Block) AttnBranch(ctx *Ctx, x *tensor.Tensor) *tensor.Tensor {
+	return b.Attn.Proj.Forward(recompute(ctx, x, func(x *tensor.Tensor) *tensor.Tensor {
+		return tensor.Attention(b.Attn.QKV.Forward(b.Norm1.Forward(x)), b.Attn.Heads, b.Attn.Scale)
+	}))
+}
+
+// MlpBranch is Mlp(Norm2(x)), the block's MLP branch before drop path; with
+// ctx.Recompute the normalisation, fc1 and GELU run again in the backward pass.
+func (b *Block) MlpBranch(ctx *Ctx, x *tensor.Tensor) *tensor.Tensor {
+	return b.Mlp.FC2.Forward(recompute(ctx, x, func(x *tensor.Tensor) *tensor.Tensor {
+		return tensor.GELU(b.Mlp.FC1.Forward(b.Norm2.Forward(x)))
+	}))
+}
+
+// recompute is f(x), under tensor.Recompute when ctx asks for it in training.
+func recompute(ctx *Ctx, x *tensor.Tensor, f func(*tensor.Tensor) *tensor.Tensor) *tensor.Tensor {
+	if ctx.Recompute && ctx.Train {
+		return tensor.Recompute(x, f)
+	}
+	return f(x)
 }
 
 // Params implements Module.

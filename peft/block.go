@@ -54,8 +54,8 @@ func (blk *Block) forwardAll(ctx *nn.Ctx, m *PointPEFT, x *tensor.Tensor, prompt
 		z = tensor.Concat(1, tensor.Slice(x, 1, 0, 1), blk.Prompt.Tokens(ctx, b, cache), tensor.Slice(x, 1, 1, n))
 	}
 	base := blk.Base
-	z = tensor.Add(z, base.Attn.Forward(base.Norm1.Forward(z)))
-	f := tensor.DropPath(base.Mlp.Forward(base.Norm2.Forward(z)), base.DropPath, ctx.Train, ctx.RNG)
+	z = tensor.Add(z, base.AttnBranch(ctx, z))
+	f := tensor.DropPath(base.MlpBranch(ctx, z), base.DropPath, ctx.Train, ctx.RNG)
 	z = tensor.Add(tensor.Add(z, f), tensor.Scale(blk.GA.FFN.Forward(ctx, f), cfg.AdCof))
 
 	cls := tensor.Slice(z, 1, 0, 1)

@@ -2,6 +2,7 @@ package peft
 
 import (
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -119,13 +120,19 @@ func TestOracleEval(t *testing.T) {
 	}
 }
 
+// TestOracleTrainGradients compares a training step with the oracle's, with the
+// Transformer's activations kept and recomputed (nn.Ctx.Recompute).
 func TestOracleTrainGradients(t *testing.T) {
-	for _, mode := range []Mode{Faithful, Fixed} {
-		t.Run(string(mode), func(t *testing.T) {
+	for _, tc := range []struct {
+		mode      Mode
+		recompute bool
+	}{{Faithful, false}, {Fixed, false}, {Faithful, true}, {Fixed, true}} {
+		mode := tc.mode
+		t.Run(fmt.Sprintf("%s/recompute=%v", mode, tc.recompute), func(t *testing.T) {
 			m, common := oraclePEFT(t, mode, true)
 			fx := oracletest.Fixture(t, "pointpeft_"+string(mode)+".safetensors")
 			pts := common.Tensors["points"]
-			ctx := &nn.Ctx{Train: true, RNG: rand.New(rand.NewPCG(1, 1))}
+			ctx := &nn.Ctx{Train: true, RNG: rand.New(rand.NewPCG(1, 1)), Recompute: tc.recompute}
 			logits, err := m.Forward(ctx, pts.F32, pts.Shape[0], pts.Shape[1])
 			if err != nil {
 				t.Fatal(err)

@@ -30,6 +30,10 @@ type Config struct {
 	Seed      uint64 `yaml:"seed" json:"seed"`
 	Workers   int    `yaml:"workers" json:"workers"`
 	EvalBatch int    `yaml:"eval_batch" json:"eval_batch"`
+	// Recompute keeps only the Transformer blocks' inputs for the backward pass and
+	// recomputes their attention and MLP activations there: less memory, more time
+	// (see nn.Ctx).
+	Recompute bool `yaml:"recompute" json:"recompute"`
 }
 
 // DefaultConfig is the reference recipe: AdamW lr 5e-4, weight decay 0.05, 300 epochs

@@ -241,7 +241,7 @@ func runEpoch(ctx context.Context, r epochLoop, epoch int, loader *dataset.Loade
 			return m, fmt.Errorf("epoch %d: %w", epoch, err)
 		}
 		rate := lr(epoch, step)
-		nctx := &nn.Ctx{Train: true, RNG: stepRNG(r.cfg.Seed, epoch, step)}
+		nctx := &nn.Ctx{Train: true, RNG: stepRNG(r.cfg.Seed, epoch, step), Recompute: r.cfg.Recompute}
 		var lossValue, norm float64
 		var right int
 		var stepErr error
