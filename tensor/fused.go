@@ -34,10 +34,20 @@ func AddInPlace(dst, src *Tensor) {
 	}
 	m := mapOperand(src.shape, dst.shape)
 	parallelFor(len(dst.Data), grainElems, func(lo, hi int) {
-		c := newCursor(m, lo)
-		for i := lo; i < hi; i++ {
-			dst.Data[i] += src.Data[c.at()]
-			c.next()
+		for i := lo; i < hi; {
+			j, l, step := m.run(i, hi)
+			d := dst.Data[i : i+l]
+			if step == 1 {
+				for t, v := range src.Data[j : j+l] {
+					d[t] += v
+				}
+			} else {
+				v := src.Data[j]
+				for t := range d {
+					d[t] += v
+				}
+			}
+			i += l
 		}
 	})
 }
