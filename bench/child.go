@@ -53,6 +53,9 @@ var ErrNoTorch = errors.New("torch not installed")
 type Reference struct {
 	Python string // Debian's /usr/bin/python3, which has python3-torch
 	Script string
+	// Variant is "oracle" (the default: the cp feature under no_grad, the propagation
+	// as a matrix product) or "authors" (both as the released code does them).
+	Variant string
 }
 
 // Check says why the reference cannot run, or nil when it can.
@@ -74,5 +77,12 @@ func (r Reference) Argv(cfg Config, opt Options) []string {
 	}
 	return []string{r.Python, r.Script, "--config", cfg.Ref(), "--batch", strconv.Itoa(opt.Batch),
 		"--steps", strconv.Itoa(opt.Steps), "--warmup", strconv.Itoa(opt.Warmup),
-		"--threads", strconv.Itoa(opt.Threads), "--mode", string(mode)}
+		"--threads", strconv.Itoa(opt.Threads), "--mode", string(mode), "--variant", r.variant()}
+}
+
+func (r Reference) variant() string {
+	if r.Variant == "" {
+		return "oracle"
+	}
+	return r.Variant
 }

@@ -223,10 +223,12 @@ Memory-bank building is the prior encoder (64×32 groups) on 2048-point clouds.
 		fmt.Fprintf(&b, "- GEMM share target (≥%s of a training step): met by every training configuration.\n", pct(gemmTarget))
 	}
 	b.WriteString(`
-The reference is stronger than the authors' code as released: it computes the prior (cp)
-feature under ` + "`no_grad`" + ` and propagates with a batched matrix product (spec App. B.4-5).
-The numbers the benchmark issue quotes for the authors' code (torch 1.13.1, 2 threads,
-batch 32, median of 5 steps; machine not recorded), for orientation only:
+The default reference (` + "`--reference-variant oracle`" + `) is stronger than the authors' code as
+released: it computes the prior (cp) feature under ` + "`no_grad`" + ` and propagates with a batched
+matrix product (spec App. B.4-5). ` + "`--reference-variant authors`" + ` does both as the released code
+does; ` + "`docs/performance-authors.md`" + ` holds such a run. The numbers the benchmark issue quotes
+for the authors' code (torch 1.13.1, 2 threads, batch 32, median of 5 steps; machine not
+recorded), for orientation only:
 
 | config | samples/s | peak RSS |
 | --- | --- | --- |

@@ -49,6 +49,7 @@ Run it from the repository root on an idle machine.`, stderr)
 	reference := fs.String("reference", "auto", "auto: run the reference when torch imports; skip: ours only")
 	python := fs.String("python", "/usr/bin/python3", "Python with torch for the reference")
 	script := fs.String("reference-script", filepath.Join("tools", "bench", "reference.py"), "the reference script")
+	variant := fs.String("reference-variant", "oracle", "oracle: the reference with the cp feature under no_grad and matrix-product propagation; authors: both as the released code (the issue's baseline)")
 	scaling := fs.Bool("scaling", false, "also sweep batch size (8-64) and point count (1k-8k) for "+scalingConfig)
 	scalingBatch := fs.Int("scaling-batch", 4, "batch size of the point-count sweep (8192 points need about 2 GiB per sample)")
 	out := fs.String("out", filepath.Join("docs", "performance.md"), "markdown report ('' for none); the scaling PNG goes next to it")
@@ -85,7 +86,10 @@ Run it from the repository root on an idle machine.`, stderr)
 	rep := bench.Report{Command: "pointpeft bench " + strings.Join(args, " "), Date: time.Now(), CPU: cpuModel(),
 		CPUs: runtime.NumCPU(), Threads: opt.Threads, Backend: blasName(), Batch: opt.Batch, Steps: opt.Steps,
 		Warmup: opt.Warmup, Mode: opt.Mode}
-	ref := bench.Reference{Python: *python, Script: *script}
+	if *variant != "oracle" && *variant != "authors" {
+		return fmt.Errorf("bench: --reference-variant %q: want oracle or authors", *variant)
+	}
+	ref := bench.Reference{Python: *python, Script: *script, Variant: *variant}
 	// refNote, when set, is why the reference does not run; it fills its columns.
 	refNote := ""
 	if *reference == "skip" {
@@ -99,7 +103,7 @@ Run it from the repository root on an idle machine.`, stderr)
 	}
 	rep.Reference = refNote
 	if refNote == "" {
-		rep.Reference = fmt.Sprintf("`%s %s`, %s", ref.Python, ref.Script, torchVersion(ctx, ref.Python))
+		rep.Reference = fmt.Sprintf("`%s %s --variant %s`, %s", ref.Python, ref.Script, *variant, torchVersion(ctx, ref.Python))
 	}
 	refs := map[string]*bench.Result{} // measured once per reference configuration
 	for _, c := range cs {

@@ -13,6 +13,10 @@ A training step is forward, cross-entropy, backward and AdamW (weight decay 0.05
 authors' parameter groups). Point-PEFT's cp feature comes from the frozen pre-trained
 Point-MAE in eval mode under no_grad (spec 9.2), inside the step, as in training.
 The configuration names and shapes match bench.Configs() in the Go package.
+
+--variant authors runs the Point-PEFT model as the authors' code does it, the baseline the
+benchmark issue measured: the cp feature with its graph recorded (and back-propagated
+through), and the propagation as a [B,G,G2,C] broadcast and sum (spec App. B.4-5).
 """
 
 import argparse
@@ -64,8 +68,18 @@ def param_groups(model, weight_decay):
     return [{"params": no_decay, "weight_decay": 0.0}, {"params": decay, "weight_decay": weight_decay}]
 
 
-def build(name, batch, mode, gen):
-    """Returns (step function, description) for one configuration."""
+def authors_propagate(self, xyz1, xyz2, points1, points2):
+    """The released propagation: weights [B,N,S] broadcast against [B,S,C] and summed."""
+    d2 = pm.sqdist_pairs(xyz1, xyz2)
+    r = 1.0 / (d2 + 1e-8)
+    w = r / r.sum(dim=2, keepdim=True)
+    return points1 + self.cfg.pro_cof * (w.unsqueeze(-1) * points2.unsqueeze(1)).sum(2)
+
+
+def build(name, batch, mode, gen, variant):
+    """Returns the step function of one configuration."""
+    if variant == "authors":
+        pp.PointTransformer_best.propagate = authors_propagate
     shape, kind, which = CONFIGS[name]
     cfg = peft_config(shape, mode)
     base = cfg.base
@@ -75,6 +89,8 @@ def build(name, batch, mode, gen):
     cp.eval()
 
     def cp_feature():
+        if variant == "authors":
+            return cp(pts, eval=True)
         with torch.no_grad():
             return cp(pts, eval=True)
 
@@ -122,12 +138,14 @@ def main():
     ap.add_argument("--warmup", type=int, default=1, help="untimed steps first")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--mode", default="faithful", choices=("faithful", "fixed"), help="Point-PEFT mode")
+    ap.add_argument("--variant", default="oracle", choices=("oracle", "authors"),
+                    help="oracle: cp feature under no_grad, matrix-product propagation; authors: as released")
     a = ap.parse_args()
     if a.batch < 1 or a.steps < 1 or a.warmup < 0:
         ap.error("need --batch and --steps >= 1, --warmup >= 0")
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
-    step = build(a.config, a.batch, a.mode, torch.Generator().manual_seed(1))
+    step = build(a.config, a.batch, a.mode, torch.Generator().manual_seed(1), a.variant)
     for _ in range(a.warmup):
         step()
     times = []
@@ -139,7 +157,7 @@ def main():
     # ru_maxrss is in KiB on Linux.
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"config": a.config, "samples_per_s": a.batch / med, "step_seconds": med, "peak_rss_mb": rss,
-                      "threads": torch.get_num_threads(), "torch": torch.__version__}))
+                      "threads": torch.get_num_threads(), "torch": torch.__version__, "variant": a.variant}))
 
 
 if __name__ == "__main__":
