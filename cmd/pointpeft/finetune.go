@@ -143,7 +143,6 @@ func specFlags(fs *flag.FlagSet, s *runSpec) (mode *string) {
 	fs.IntVar(&s.PEFT.NumTokens, "prompts", s.PEFT.NumTokens, "point-peft prompt tokens per layer (K = prompts − 2 memory-bank features)")
 	trainFlags(fs, &s.Train)
 	fs.IntVar(&s.Train.Vote, "vote", s.Train.Vote, "evaluation views averaged (1: no voting)")
-	fs.BoolVar(&s.Train.Recompute, "recompute", s.Train.Recompute, "recompute the Transformer's activations in the backward pass: about a third less memory, a fifth more time")
 	return mode
 }
 

@@ -19,4 +19,5 @@ func trainFlags(fs *flag.FlagSet, cfg *train.Config) {
 	fs.StringVar(&cfg.Augment, "augment", cfg.Augment, "training augmentation: none, scale-translate, scan (y up), scan-z (z up)")
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "random seed (same seed, same numbers)")
 	fs.IntVar(&cfg.Workers, "workers", cfg.Workers, "data loader goroutines (0: one per CPU)")
+	fs.BoolVar(&cfg.Recompute, "recompute", cfg.Recompute, "recompute the Transformer's activations in the backward pass: about 30% less memory, 15% more time")
 }
