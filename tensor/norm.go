@@ -138,32 +138,15 @@ func LayerNorm(x, w, b *Tensor, eps float32) *Tensor {
 	out := allocFull(len(x.Data))
 	mean := alloc(rows)
 	rstd := alloc(rows)
+	ws, bs := ones(n), make([]float32, n)
+	if w != nil {
+		ws = w.Data
+	}
+	if b != nil {
+		bs = b.Data
+	}
 	parallelFor(rows, grainElems/(n+1)+1, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			row := x.Data[r*n : (r+1)*n]
-			var s, ss float64
-			for _, v := range row {
-				s += float64(v)
-			}
-			mu := s / float64(n)
-			for _, v := range row {
-				d := float64(v) - mu
-				ss += d * d
-			}
-			rs := float32(1 / math.Sqrt(ss/float64(n)+float64(eps)))
-			mean[r], rstd[r] = float32(mu), rs
-			o := out[r*n : (r+1)*n]
-			for i, v := range row {
-				y := (v - float32(mu)) * rs
-				if w != nil {
-					y *= w.Data[i]
-				}
-				if b != nil {
-					y += b.Data[i]
-				}
-				o[i] = y
-			}
-		}
+		vmath.LayerNorm(out[lo*n:hi*n], x.Data[lo*n:hi*n], n, ws, bs, eps, mean[lo:hi], rstd[lo:hi])
 	})
 	res := resultSaving(saves(x), x.Shape(), out, x, w, b)
 	if res.requiresGrad {

@@ -4,6 +4,7 @@ package vmath
 
 /*
 #cgo CFLAGS: -O3 -Wno-psabi
+#cgo LDFLAGS: -lm
 #include <stdint.h>
 #include <string.h>
 
@@ -282,6 +283,49 @@ VM_CLONES void vm_relu_grad_add(float *dx, const float *x, const float *dy, long
 		}
 	}
 }
+
+typedef double v4d __attribute__((vector_size(32)));
+
+// vm_layer_norm normalises each row of n values: mean and variance in double (four
+// lanes, then summed), y = (x − mean)·rstd·w + b in float.
+VM_CLONES void vm_layer_norm(float *dst, const float *src, long rows, long n, const float *w, const float *b,
+	float eps, float *mean_out, float *rstd_out) {
+	for (long r = 0; r < rows; r++) {
+		const float *x = src + r * n;
+		float *y = dst + r * n;
+		v4d acc = {0, 0, 0, 0};
+		long i = 0;
+		for (; i + 4 <= n; i += 4) {
+			acc += (v4d){x[i], x[i + 1], x[i + 2], x[i + 3]};
+		}
+		double s = acc[0] + acc[1] + acc[2] + acc[3];
+		for (; i < n; i++) {
+			s += x[i];
+		}
+		double mu = s / n;
+		v4d acc2 = {0, 0, 0, 0};
+		v4d m4 = {mu, mu, mu, mu};
+		for (i = 0; i + 4 <= n; i += 4) {
+			v4d d = (v4d){x[i], x[i + 1], x[i + 2], x[i + 3]} - m4;
+			acc2 += d * d;
+		}
+		double ss = acc2[0] + acc2[1] + acc2[2] + acc2[3];
+		for (; i < n; i++) {
+			double d = x[i] - mu;
+			ss += d * d;
+		}
+		float rs = (float)(1 / __builtin_sqrt(ss / n + eps));
+		float m = (float)mu;
+		mean_out[r] = m;
+		rstd_out[r] = rs;
+		for (i = 0; i + 8 <= n; i += 8) {
+			vstore(y + i, (vload(x + i) - B(m)) * B(rs) * vload(w + i) + vload(b + i));
+		}
+		for (; i < n; i++) {
+			y[i] = (x[i] - m) * rs * w[i] + b[i];
+		}
+	}
+}
 */
 import "C"
 
@@ -335,4 +379,8 @@ func reluGradAdd(dx, x, dy []float32) {
 	if len(x) > 0 {
 		C.vm_relu_grad_add(ptr(dx), ptr(x), ptr(dy), C.long(len(x)))
 	}
+}
+
+func layerNorm(dst, src []float32, n int, w, b []float32, eps float32, mean, rstd []float32) {
+	C.vm_layer_norm(ptr(dst), ptr(src), C.long(len(src)/n), C.long(n), ptr(w), ptr(b), C.float(eps), ptr(mean), ptr(rstd))
 }

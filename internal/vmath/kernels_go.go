@@ -2,6 +2,45 @@
 
 package vmath
 
+import "math"
+
+func layerNorm(dst, src []float32, n int, w, b []float32, eps float32, mean, rstd []float32) {
+	for r := 0; r < len(src)/n; r++ {
+		x, y := src[r*n:(r+1)*n], dst[r*n:(r+1)*n]
+		// Four partial sums, as the vectorised kernel adds them.
+		var acc [4]float64
+		i := 0
+		for ; i+4 <= n; i += 4 {
+			for l := range acc {
+				acc[l] += float64(x[i+l])
+			}
+		}
+		s := acc[0] + acc[1] + acc[2] + acc[3]
+		for ; i < n; i++ {
+			s += float64(x[i])
+		}
+		mu := s / float64(n)
+		acc = [4]float64{}
+		for i = 0; i+4 <= n; i += 4 {
+			for l := range acc {
+				d := float64(x[i+l]) - mu
+				acc[l] += d * d
+			}
+		}
+		ss := acc[0] + acc[1] + acc[2] + acc[3]
+		for ; i < n; i++ {
+			d := float64(x[i]) - mu
+			ss += d * d
+		}
+		rs := float32(1 / math.Sqrt(ss/float64(n)+float64(eps)))
+		m := float32(mu)
+		mean[r], rstd[r] = m, rs
+		for j, v := range x {
+			y[j] = (v-m)*rs*w[j] + b[j]
+		}
+	}
+}
+
 func gelu(y, x []float32) {
 	for i, v := range x {
 		y[i] = GELUOf(v)

@@ -1,10 +1,10 @@
 // Package vmath holds the elementwise kernels of the tensor engine that are not GEMMs:
-// exp, erf, GELU and its derivative, row softmax, per-channel affine maps (BatchNorm),
-// maxima over an axis and the Geometry-aware Adapter's gather-add-max, over float32
-// slices. With cgo they are
-// C loops that the compiler vectorises (AVX2 where the CPU has it, chosen at load
-// time); without cgo, or with the purego tag, they are the same formulas in Go. GELU and
-// softmax were a fifth of a Point-PEFT training step's time as scalar Go.
+// exp, erf, GELU and ReLU with their derivatives, row softmax, LayerNorm, per-channel
+// affine maps (BatchNorm), maxima over an axis and the Geometry-aware Adapter's
+// gather-add-max, over float32 slices. With cgo they are C loops written with GCC's
+// vector extensions (AVX2 where the CPU has it, chosen at load time); without cgo, or
+// with the purego tag, they are the same formulas in Go. GELU and softmax alone were a
+// fifth of a Point-PEFT training step's time as scalar Go.
 package vmath
 
 import "math"
@@ -99,6 +99,19 @@ func GELUGradAdd(dx, x, dy []float32) {
 		panic("vmath.GELUGradAdd: lengths differ")
 	}
 	geluGradAdd(dx, x, dy)
+}
+
+// LayerNorm normalises each row of n values of src into dst (which may be src):
+// dst = (x − mean)·rstd·w + b with the biased variance, rstd = 1/√(var + eps); the
+// statistics are summed in float64 and written to mean and rstd, one per row.
+func LayerNorm(dst, src []float32, n int, w, b []float32, eps float32, mean, rstd []float32) {
+	rows := len(src) / max(n, 1)
+	if len(dst) != len(src) || n <= 0 || len(src)%n != 0 || len(w) != n || len(b) != n || len(mean) != rows || len(rstd) != rows {
+		panic("vmath.LayerNorm: lengths do not match")
+	}
+	if rows > 0 {
+		layerNorm(dst, src, n, w, b, eps, mean, rstd)
+	}
 }
 
 // ReLU sets y[i] = max(x[i], 0), NaN staying NaN; y may be x.

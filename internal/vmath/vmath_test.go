@@ -130,8 +130,9 @@ func BenchmarkSoftmaxRows(b *testing.B) {
 	}
 }
 
-// TestReductionKernels checks AffineCols, MaxAxis and GatherAddMax against plain loops,
-// with widths that leave a tail after the 8-wide vectors, and NaN winning a maximum.
+// TestReductionKernels checks AffineCols, LayerNorm, MaxAxis and GatherAddMax against
+// plain loops, with widths that leave a tail after the 8-wide vectors, and NaN winning a
+// maximum.
 func TestReductionKernels(t *testing.T) {
 	rng := rand.New(rand.NewPCG(2, 2))
 	randf := func(n int) []float32 {
@@ -154,6 +155,24 @@ func TestReductionKernels(t *testing.T) {
 			}
 			near(t, "AffineCols", v, got[i], want)
 		}
+	}
+
+	ln, mu, rs := make([]float32, len(src)), make([]float32, rows), make([]float32, rows)
+	LayerNorm(ln, src, c, w, b, 1e-5, mu, rs)
+	for r := 0; r < rows; r++ {
+		var s, ss float64
+		for _, v := range src[r*c : (r+1)*c] {
+			s += float64(v)
+		}
+		m := s / c
+		for _, v := range src[r*c : (r+1)*c] {
+			ss += (float64(v) - m) * (float64(v) - m)
+		}
+		std := math.Sqrt(ss/c + 1e-5)
+		for j, v := range src[r*c : (r+1)*c] {
+			near(t, "LayerNorm", v, ln[r*c+j], float32((float64(v)-m)/std)*w[j]+b[j])
+		}
+		near(t, "LayerNorm rstd", 0, rs[r], float32(1/std))
 	}
 
 	const n, inner = 5, 11
