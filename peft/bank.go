@@ -65,6 +65,7 @@ func BuildBank(prior *PriorEncoder, src BankSource, numPoints, batch int, meta m
 	}
 	start := time.Now()
 	arena := tensor.NewArena()
+	defer arena.Close()
 	for lo := 0; lo < n; lo += batch {
 		hi := min(lo+batch, n)
 		pts := make([]float32, 0, (hi-lo)*numPoints*3)

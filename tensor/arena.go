@@ -30,10 +30,12 @@ type Arena struct {
 	liveBytes, peakBytes int64
 }
 
-// slab is one large allocation; free holds its unused spans, sorted and merged.
+// slab is one large allocation; free holds its unused spans, sorted and merged, and
+// unmap gives the memory back to the system (once, however often it is called).
 type slab struct {
-	mem  []float32
-	free []span
+	mem   []float32
+	free  []span
+	unmap func()
 }
 
 type span struct{ lo, hi int }
@@ -72,6 +74,22 @@ func (a *Arena) Stats() ArenaStats {
 // NewArena returns an empty arena.
 func NewArena() *Arena { return &Arena{live: map[*float32]lent{}} }
 
+// Close gives the arena's memory back to the system at once; it must not be active, and
+// no tensor from its steps may be used afterwards. An arena that is not closed gives it
+// back when it is garbage collected, which may be late: its memory is not on the Go
+// heap, so it does not hasten a collection.
+func (a *Arena) Close() {
+	if active.Load() == a {
+		panic("tensor: Arena.Close during its step")
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, s := range a.slabs {
+		s.unmap()
+	}
+	a.slabs = nil
+}
+
 var active atomic.Pointer[Arena]
 
 // Step runs f with a as the active arena and then takes back every buffer f's ops
@@ -108,9 +126,10 @@ func (a *Arena) take(n int) (*slab, int, int) {
 	}
 	if best == nil {
 		mem, unmap := slabMem(max(size, slabFloats))
-		best = &slab{mem: mem, free: []span{{0, len(mem)}}}
-		// The slab goes when the arena does (tensors must not outlive their step).
-		runtime.AddCleanup(a, func(f func()) { f() }, unmap)
+		best = &slab{mem: mem, free: []span{{0, len(mem)}}, unmap: sync.OnceFunc(unmap)}
+		// The slab goes with the arena (tensors must not outlive their step), at Close
+		// or, failing that, when the arena is garbage.
+		runtime.AddCleanup(a, func(f func()) { f() }, best.unmap)
 		a.slabs = append(a.slabs, best)
 		bi = 0
 	}

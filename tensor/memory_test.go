@@ -201,6 +201,16 @@ func TestArenaSharesMemoryAcrossSizes(t *testing.T) {
 	if s := a.Stats(); s.Live != 0 || s.Peak != slabFloats*2 {
 		t.Fatalf("live %d, peak %d bytes; want 0 and %d", s.Live, s.Peak, slabFloats*2)
 	}
+	a.Close()
+	if a.Stats().Held != 0 {
+		t.Fatal("Close kept the slabs")
+	}
+	step() // a closed arena starts over with new slabs
+	if a.Stats().Held != held {
+		t.Fatalf("after Close the arena holds %d bytes, want %d", a.Stats().Held, held)
+	}
+	a.Close()
+	a.Close() // twice is harmless
 }
 
 // TestFusedGradientFreeOps: the in-place and chunked ops equal the ops they fuse,

@@ -41,6 +41,7 @@ func Evaluate(ctx context.Context, net Classifier, ds dataset.Dataset, batch, vo
 	defer it.Close()
 	evalCtx := &nn.Ctx{}
 	arena := tensor.NewArena()
+	defer arena.Close()
 	for k := 0; ; k++ {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("evaluation %w", ErrInterrupted)

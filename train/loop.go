@@ -227,6 +227,7 @@ func runEpoch(ctx context.Context, r epochLoop, epoch int, loader *dataset.Loade
 	}
 	start := time.Now()
 	arena := tensor.NewArena()
+	defer arena.Close()
 	var lossSum float64
 	correct, seen := 0, 0
 	for step := 0; ; step++ {
