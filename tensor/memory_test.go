@@ -250,3 +250,18 @@ func TestFusedGradientFreeOps(t *testing.T) {
 		t.Fatal("BatchNormReLUInPlace ran on a parameter that requires a gradient")
 	}
 }
+
+// TestRecomputeRefusesOtherGraphInputs: f may not read gradient-requiring tensors other
+// than its input and parameters.
+func TestRecomputeRefusesOtherGraphInputs(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 1))
+	w := NewParam("w", randTensor(rng, 3).Data, 3)
+	other := Scale(w, 2) // requires a gradient, not a parameter
+	x := randTensor(rng, 3)
+	if err := Catch(func() { Recompute(x, func(x *Tensor) *Tensor { return Mul(x, other) }) }); err == nil {
+		t.Fatal("Recompute accepted an outside graph tensor")
+	}
+	if err := Catch(func() { Recompute(x, func(x *Tensor) *Tensor { return Mul(x, w) }) }); err != nil {
+		t.Fatalf("Recompute refused a parameter: %v", err)
+	}
+}

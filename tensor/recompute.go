@@ -8,18 +8,20 @@ package tensor
 // attention, whose inputs are the gathered neighbourhoods).
 //
 // f must compute the same values both times: no dropout or other randomness. It may use
-// parameters, which get their gradients from the second run; x may or may not require a
-// gradient.
+// parameters, which get their gradients from the second run, and x, which may or may
+// not require a gradient; any other tensor it reads must not require one (Recompute
+// panics otherwise: the second run would reach into the rest of the graph).
 func Recompute(x *Tensor, f func(*Tensor) *Tensor) *Tensor {
 	if !GradEnabled() {
 		return f(x)
 	}
 	mark, amark := nodeSeq.Load(), arenaMark()
-	z := f(standIn(x))
+	in := standIn(x)
+	z := f(in)
 	if !z.requiresGrad {
 		return z
 	}
-	dropGraph(z, mark, amark)
+	dropGraph(z, in, mark, amark)
 	out := &Tensor{shape: z.shape, Data: z.Data, requiresGrad: true, parents: []*Tensor{x}, seq: nodeSeq.Add(1)}
 	x.kept = true
 	out.backward = func() {
@@ -46,17 +48,22 @@ func standIn(x *Tensor) *Tensor {
 }
 
 // dropGraph cuts z from the graph recorded since mark and gives back the data of the
-// nodes made since then, other than z's (buffers lent before amark are not theirs).
-func dropGraph(z *Tensor, mark uint64, amark int) {
+// nodes made since then, other than z's (buffers lent before amark are not theirs). It
+// panics when that graph reads a gradient-requiring tensor other than in and parameters.
+func dropGraph(z, in *Tensor, mark uint64, amark int) {
 	seen := map[*Tensor]bool{z: true}
 	stack := []*Tensor{z}
 	for len(stack) > 0 {
 		t := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		for _, p := range t.parents {
-			if p != nil && p.seq > mark && !seen[p] {
+			switch {
+			case p == nil || seen[p]:
+			case p.seq > mark:
 				seen[p] = true
 				stack = append(stack, p)
+			case p.requiresGrad && !p.param && p != in:
+				shapeErr("Recompute", "f reads a tensor that requires a gradient other than its input and parameters", p)
 			}
 		}
 		if t != z && len(t.Data) > 0 && (len(z.Data) == 0 || &t.Data[0] != &z.Data[0]) {
