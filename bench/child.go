@@ -54,7 +54,9 @@ type Reference struct {
 	Python string // Debian's /usr/bin/python3, which has python3-torch
 	Script string
 	// Variant is "oracle" (the default: the cp feature under no_grad, the propagation
-	// as a matrix product) or "authors" (both as the released code does them).
+	// as a matrix product) or "authors" (both as the released code does them; this alone
+	// does not reproduce the figures for the released code, see
+	// docs/performance-authors.md).
 	Variant string
 }
 
