@@ -1,6 +1,8 @@
 package tensor
 
 import (
+	"sync/atomic"
+
 	"github.com/pointpeft/pointpeft/internal/blas"
 )
 
@@ -189,17 +191,21 @@ func Linear(x, w, bias *Tensor) *Tensor {
 	return r
 }
 
-// colSumInto adds the column sums of the rows×cols matrix g into dst, with per-goroutine
-// partial sums so the rows can be split.
+// colSumInto adds the column sums of the rows×cols matrix g into dst: dst += gᵀ·1, one
+// GEMM against a vector of ones (a bias gradient, for every trainable Linear bias).
 func colSumInto(dst, g []float32, rows, cols int) {
-	p := newPartials(rows, cols, true, false)
-	parallelFor(rows, grainElems/(cols+1)+1, func(lo, hi int) {
-		acc, _ := p.get(lo)
-		for r := lo; r < hi; r++ {
-			for j, v := range g[r*cols : (r+1)*cols] {
-				acc[j] += float64(v)
-			}
-		}
-	})
-	p.addTo(dst, nil)
+	blas.Sgemm(true, false, cols, 1, rows, 1, g, cols, onesOf(rows), 1, 1, dst, 1)
+}
+
+// onesCache holds the longest vector of ones asked for so far; it is only read once made.
+var onesCache atomic.Pointer[[]float32]
+
+// onesOf returns a read-only vector of at least n ones.
+func onesOf(n int) []float32 {
+	if p := onesCache.Load(); p != nil && len(*p) >= n {
+		return (*p)[:n]
+	}
+	s := ones(max(n, 4096))
+	onesCache.Store(&s)
+	return s[:n]
 }

@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"time"
 )
 
 // naive is the textbook triple loop in float64, the reference for every case below.
@@ -96,4 +97,23 @@ func BenchmarkSgemm8192x384x1536(b *testing.B) {
 	gflops := 2 * float64(m) * float64(n) * float64(k) * float64(b.N) / b.Elapsed().Seconds() / 1e9
 	b.ReportMetric(gflops, "GFLOP/s")
 	b.Logf("%s, %d threads", Name, Threads())
+}
+
+// TestTimerCountsOverlapOnce: two overlapping GEMM intervals count as their union, never
+// more than the wall time they span.
+func TestTimerCountsOverlapOnce(t *testing.T) {
+	start := time.Now()
+	StartTimer()
+	gemmBegin()
+	time.Sleep(20 * time.Millisecond)
+	gemmBegin()
+	time.Sleep(20 * time.Millisecond)
+	gemmEnd()
+	time.Sleep(20 * time.Millisecond)
+	gemmEnd()
+	time.Sleep(10 * time.Millisecond) // outside any GEMM
+	busy := StopTimer()
+	if wall := time.Since(start); busy < 60*time.Millisecond || busy > wall-10*time.Millisecond {
+		t.Fatalf("GEMM time %v for 60 ms of GEMMs inside %v", busy, wall)
+	}
 }
