@@ -143,62 +143,6 @@ func mapOperand(s, out []int) bmap {
 	return bmap{idx: idx}
 }
 
-// cursor walks a bmap incrementally from position lo, avoiding a division per element.
-type cursor struct {
-	m       bmap
-	s, j    int
-	i       int
-	r, base int
-}
-
-func newCursor(m bmap, lo int) cursor {
-	switch {
-	case m.idx != nil:
-		return cursor{m: m, i: lo}
-	case m.rep > 0:
-		block := m.rep * m.inner
-		return cursor{m: m, j: lo % m.inner, r: (lo / m.inner) % m.rep, base: lo / block * m.inner}
-	}
-	return cursor{m: m, s: lo % m.div, j: (lo / m.div) % m.per}
-}
-
-func (c *cursor) at() int {
-	switch {
-	case c.m.idx != nil:
-		return int(c.m.idx[c.i])
-	case c.m.rep > 0:
-		return c.base + c.j
-	}
-	return c.j
-}
-
-func (c *cursor) next() {
-	if c.m.idx != nil {
-		c.i++
-		return
-	}
-	if c.m.rep > 0 {
-		c.j++
-		if c.j == c.m.inner {
-			c.j = 0
-			c.r++
-			if c.r == c.m.rep {
-				c.r = 0
-				c.base += c.m.inner
-			}
-		}
-		return
-	}
-	c.s++
-	if c.s == c.m.div {
-		c.s = 0
-		c.j++
-		if c.j == c.m.per {
-			c.j = 0
-		}
-	}
-}
-
 func binary(k binKind, a, b *Tensor) *Tensor {
 	op := binNames[k]
 	shape := broadcastShape(op, a, b)
@@ -238,43 +182,46 @@ func binary(k binKind, a, b *Tensor) *Tensor {
 		return r
 	}
 	ma, mb := mapOperand(a.shape, shape), mapOperand(b.shape, shape)
-	if r := addBroadcast(k, a, b, ma, mb, shape, out); r != nil {
-		return r
-	}
 	parallelFor(n, grainElems, func(lo, hi int) {
-		ca, cb := newCursor(ma, lo), newCursor(mb, lo)
-		for i := lo; i < hi; i++ {
-			x, y := a.Data[ca.at()], b.Data[cb.at()]
-			switch k {
-			case kAdd:
-				out[i] = x + y
-			case kSub:
-				out[i] = x - y
-			case kMul:
-				out[i] = x * y
-			case kDiv:
-				out[i] = x / y
+		forRuns(ma, mb, lo, hi, func(i, ja, sa, jb, sb, l int) {
+			o := out[i : i+l]
+			for t := range o {
+				x, y := a.Data[ja+t*sa], b.Data[jb+t*sb]
+				switch k {
+				case kAdd:
+					o[t] = x + y
+				case kSub:
+					o[t] = x - y
+				case kMul:
+					o[t] = x * y
+				case kDiv:
+					o[t] = x / y
+				}
 			}
-			ca.next()
-			cb.next()
-		}
+		})
 	})
-	r := result(shape, out, a, b)
+	r := resultSaving(binarySaves(k, a, b), shape, out, a, b)
 	if r.requiresGrad {
 		r.backward = func() {
-			if a.requiresGrad {
-				reduceInto(a.grad(), ma, r.Grad, func(i int, g float32) float32 {
-					return g * localGrad(k, 0, a.Data[idxOf(ma, i)], b.Data[idxOf(mb, i)])
-				})
-			}
+			// b first: a may then take the gradient buffer itself.
 			if b.requiresGrad {
-				reduceInto(b.grad(), mb, r.Grad, func(i int, g float32) float32 {
-					return g * localGrad(k, 1, a.Data[idxOf(ma, i)], b.Data[idxOf(mb, i)])
-				})
+				broadcastGrad(k, 1, a, b, r, ma, mb)
+			}
+			if a.requiresGrad {
+				broadcastGrad(k, 0, a, b, r, ma, mb)
 			}
 		}
 	}
 	return r
+}
+
+// binarySaves is what a binary op's backward reads: nothing for Add and Sub, both
+// operands for Mul and Div.
+func binarySaves(k binKind, a, b *Tensor) saving {
+	if k == kAdd || k == kSub {
+		return saves()
+	}
+	return saves(a, b)
 }
 
 // run describes how a broadcast operand meets the output positions [i, hi): from i on,
@@ -293,112 +240,97 @@ func (m bmap) run(i, hi int) (j, l, step int) {
 	return (i / m.div) % m.per, min(m.div-i%m.div, hi-i), 0
 }
 
-// addBroadcast is Add and Sub of a full operand and a broadcast one (a per-group feature
-// added to every point of the group, a bias), done over runs of the broadcast operand
-// rather than element by element; nil for other cases.
-func addBroadcast(k binKind, a, b *Tensor, ma, mb bmap, shape []int, out []float32) *Tensor {
-	n := len(out)
-	if k != kAdd && k != kSub {
-		return nil
+// forRuns splits the output positions [lo, hi) into runs along which both operands'
+// elements advance by a fixed step (0 or 1), and calls f on each: positions i to i+l−1
+// read a at ja, ja+sa, … and b at jb, jb+sb, ….
+func forRuns(ma, mb bmap, lo, hi int, f func(i, ja, sa, jb, sb, l int)) {
+	for i := lo; i < hi; {
+		ja, la, sa := ma.run(i, hi)
+		jb, lb, sb := mb.run(i, hi)
+		l := min(la, lb)
+		f(i, ja, sa, jb, sb, l)
+		i += l
 	}
-	full, bc, mbc, bcFirst := a, b, mb, false
-	if !ma.full(n) {
-		full, bc, mbc, bcFirst = b, a, ma, true
-	}
-	if !mapOperandFull(full, n) || mbc.idx != nil {
-		return nil
-	}
-	// out = sf·full + sb·bc
-	sf, sb := float32(1), float32(1)
-	if k == kSub {
-		if bcFirst {
-			sf = -1
-		} else {
-			sb = -1
-		}
-	}
-	parallelFor(n, grainElems, func(lo, hi int) {
-		for i := lo; i < hi; {
-			j, l, step := mbc.run(i, hi)
-			o, x := out[i:i+l], full.Data[i:i+l]
-			if step == 1 {
-				for t, y := range bc.Data[j : j+l] {
-					o[t] = sf*x[t] + sb*y
-				}
-			} else {
-				y := sb * bc.Data[j]
-				for t := range o {
-					o[t] = sf*x[t] + y
-				}
-			}
-			i += l
-		}
-	})
-	r := resultSaving(saves(), shape, out, a, b)
-	if r.requiresGrad {
-		r.backward = func() {
-			g := r.Grad
-			if bc.requiresGrad {
-				sumRunsInto(bc.grad(), mbc, g, sb)
-			}
-			if full.requiresGrad {
-				if sf == 1 {
-					full.takeGrad(g, r)
-				} else {
-					gf := full.grad()
-					parallelFor(n, grainElems, func(lo, hi int) {
-						for i := lo; i < hi; i++ {
-							gf[i] -= g[i]
-						}
-					})
-				}
-			}
-		}
-	}
-	return r
 }
 
-func mapOperandFull(t *Tensor, n int) bool { return len(t.Data) == n }
+// broadcastGrad adds the gradient of operand which (0: a, 1: b) of the broadcast binary
+// op r into its gradient, summed over the positions it was broadcast to. An Add's full
+// operand (or a Sub's first) takes r's gradient buffer itself, as with equal shapes.
+func broadcastGrad(k binKind, which int, a, b, r *Tensor, ma, mb bmap) {
+	t, m := a, ma
+	if which == 1 {
+		t, m = b, mb
+	}
+	g, n := r.Grad, len(r.Grad)
+	if k == kAdd || k == kSub {
+		sign := localGrad(k, which, 0, 0)
+		if sign == 1 && m.full(n) {
+			t.takeGrad(g, r)
+			return
+		}
+		sumRunsInto(t.grad(), m, g, sign)
+		return
+	}
+	accumulate(t.grad(), m.full(n), n, func(p []float32, lo, hi int) {
+		forRuns(ma, mb, lo, hi, func(i, ja, sa, jb, sb, l int) {
+			j, s := ja, sa
+			if which == 1 {
+				j, s = jb, sb
+			}
+			for u := 0; u < l; u++ {
+				p[j+u*s] += g[i+u] * localGrad(k, which, a.Data[ja+u*sa], b.Data[jb+u*sb])
+			}
+		})
+	})
+}
 
-// sumRunsInto adds sign·g, summed onto a broadcast operand's elements, into dst, with
-// per-goroutine partial sums since chunks of g meet the same elements.
+// sumRunsInto adds sign·g, summed onto the elements of an operand mapped by m, into dst.
 func sumRunsInto(dst []float32, m bmap, g []float32, sign float32) {
-	slots, chunk := split(len(g), grainElems)
-	partial := make([][]float32, max(slots, 1))
-	parallelFor(len(g), grainElems, func(lo, hi int) {
-		p := make([]float32, len(dst))
+	accumulate(dst, m.full(len(g)), len(g), func(p []float32, lo, hi int) {
 		for i := lo; i < hi; {
 			j, l, step := m.run(i, hi)
 			if step == 1 {
 				for t, v := range g[i : i+l] {
-					p[j+t] += v
+					p[j+t] += sign * v
 				}
 			} else {
 				var s float32
 				for _, v := range g[i : i+l] {
 					s += v
 				}
-				p[j] += s
+				p[j] += sign * s
 			}
 			i += l
 		}
+	})
+}
+
+// accumulate runs body over [0, n) split among goroutines, each adding into p. With full
+// set every position has its own element of dst, so p is dst itself; otherwise
+// positions share elements and each goroutine adds into its own partial sums, added to
+// dst in order (serially when dst is large next to n, where partials would cost more).
+func accumulate(dst []float32, full bool, n int, body func(p []float32, lo, hi int)) {
+	if full {
+		parallelFor(n, grainElems, func(lo, hi int) { body(dst, lo, hi) })
+		return
+	}
+	workers := runtime.GOMAXPROCS(0)
+	if n < 2*grainElems || len(dst)*workers > 4*n {
+		body(dst, 0, n)
+		return
+	}
+	slots, chunk := split(n, grainElems)
+	partial := make([][]float32, slots)
+	parallelFor(n, grainElems, func(lo, hi int) {
+		p := make([]float32, len(dst))
+		body(p, lo, hi)
 		partial[lo/chunk] = p
 	})
 	for _, p := range partial {
 		for j, v := range p {
-			dst[j] += sign * v
+			dst[j] += v
 		}
 	}
-}
-
-func idxOf(m bmap, i int) int {
-	switch {
-	case m.idx != nil:
-		return int(m.idx[i])
-	case m.rep > 0:
-		return i/(m.rep*m.inner)*m.inner + i%m.inner
-	}
-	return (i / m.div) % m.per
 }
 
 // localGrad is d(x op y)/dx (which=0) or d/dy (which=1).
@@ -478,49 +410,6 @@ func binaryBackwardSame(k binKind, a, b, r *Tensor) {
 				}
 			}
 		})
-	}
-}
-
-// reduceInto adds f(i, g[i]) into dst at each output position's operand index. A full
-// operand is updated in place in parallel; a broadcast one sums per-goroutine partials so
-// that no two goroutines write the same element.
-func reduceInto(dst []float32, m bmap, g []float32, f func(i int, g float32) float32) {
-	n := len(g)
-	if m.full(n) {
-		parallelFor(n, grainElems, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				dst[i] += f(i, g[i])
-			}
-		})
-		return
-	}
-	workers := runtime.GOMAXPROCS(0)
-	if n < 2*grainElems || len(dst)*workers > 4*n {
-		c := newCursor(m, 0)
-		for i := 0; i < n; i++ {
-			dst[c.at()] += f(i, g[i])
-			c.next()
-		}
-		return
-	}
-	partial := make([][]float32, workers)
-	chunk := (n + workers - 1) / workers
-	parallelFor(workers, 1, func(wlo, whi int) {
-		for w := wlo; w < whi; w++ {
-			p := alloc(len(dst))
-			lo, hi := w*chunk, min((w+1)*chunk, n)
-			c := newCursor(m, lo)
-			for i := lo; i < hi; i++ {
-				p[c.at()] += f(i, g[i])
-				c.next()
-			}
-			partial[w] = p
-		}
-	})
-	for _, p := range partial {
-		for j, v := range p {
-			dst[j] += v
-		}
 	}
 }
 

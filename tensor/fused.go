@@ -36,16 +36,8 @@ func AddInPlace(dst, src *Tensor) {
 	parallelFor(len(dst.Data), grainElems, func(lo, hi int) {
 		for i := lo; i < hi; {
 			j, l, step := m.run(i, hi)
-			d := dst.Data[i : i+l]
-			if step == 1 {
-				for t, v := range src.Data[j : j+l] {
-					d[t] += v
-				}
-			} else {
-				v := src.Data[j]
-				for t := range d {
-					d[t] += v
-				}
+			for u, d := 0, dst.Data[i:i+l]; u < l; u++ {
+				d[u] += src.Data[j+u*step]
 			}
 			i += l
 		}

@@ -274,17 +274,17 @@ func BroadcastTo(t *Tensor, shape ...int) *Tensor {
 	m := mapOperand(t.shape, shape)
 	out := allocFull(n)
 	parallelFor(n, grainElems, func(lo, hi int) {
-		c := newCursor(m, lo)
-		for i := lo; i < hi; i++ {
-			out[i] = t.Data[c.at()]
-			c.next()
+		for i := lo; i < hi; {
+			j, l, step := m.run(i, hi)
+			for u, o := 0, out[i:i+l]; u < l; u++ {
+				o[u] = t.Data[j+u*step]
+			}
+			i += l
 		}
 	})
 	r := resultSaving(saves(), append([]int(nil), shape...), out, t)
 	if r.requiresGrad {
-		r.backward = func() {
-			reduceInto(t.grad(), m, r.Grad, func(_ int, g float32) float32 { return g })
-		}
+		r.backward = func() { sumRunsInto(t.grad(), m, r.Grad, 1) }
 	}
 	return r
 }
