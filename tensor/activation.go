@@ -92,13 +92,10 @@ func DropPathScales(n int, p float32, train bool, rng *rand.Rand) []float32 {
 	if p < 0 || p >= 1 {
 		panic(&ShapeError{Op: "DropPath", Msg: "probability must be in [0,1)"})
 	}
-	s := make([]float32, n)
 	if !train || p == 0 {
-		for i := range s {
-			s[i] = 1
-		}
-		return s
+		return ones(n)
 	}
+	s := make([]float32, n)
 	drawMask(s, p, rng)
 	return s
 }
@@ -121,7 +118,7 @@ func maskScale(t *Tensor, p float32, width int, rng *rand.Rand) *Tensor {
 	if p < 0 || p >= 1 {
 		shapeErr("Dropout", "probability must be in [0,1)", t)
 	}
-	mask := alloc(t.Numel() / max(width, 1))
+	mask := allocFull(t.Numel() / max(width, 1))
 	drawMask(mask, p, rng)
 	out := allocFull(t.Numel())
 	parallelFor(len(out), grainElems, func(lo, hi int) {

@@ -102,10 +102,13 @@ func (a *Arena) Step(f func()) {
 	}
 	defer func() {
 		active.Store(nil)
+		// Every carved span is on loan until now, so each slab is whole again.
 		a.mu.Lock()
-		for p := range a.live {
-			a.putLocked(p)
+		for _, s := range a.slabs {
+			s.free = append(s.free[:0], span{0, len(s.mem)})
 		}
+		clear(a.live)
+		a.liveBytes = 0
 		a.mu.Unlock()
 	}()
 	f()

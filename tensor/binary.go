@@ -185,17 +185,22 @@ func binary(k binKind, a, b *Tensor) *Tensor {
 	parallelFor(n, grainElems, func(lo, hi int) {
 		forRuns(ma, mb, lo, hi, func(i, ja, sa, jb, sb, l int) {
 			o := out[i : i+l]
-			for t := range o {
-				x, y := a.Data[ja+t*sa], b.Data[jb+t*sb]
-				switch k {
-				case kAdd:
-					o[t] = x + y
-				case kSub:
-					o[t] = x - y
-				case kMul:
-					o[t] = x * y
-				case kDiv:
-					o[t] = x / y
+			switch k {
+			case kAdd:
+				for t := range o {
+					o[t] = a.Data[ja+t*sa] + b.Data[jb+t*sb]
+				}
+			case kSub:
+				for t := range o {
+					o[t] = a.Data[ja+t*sa] - b.Data[jb+t*sb]
+				}
+			case kMul:
+				for t := range o {
+					o[t] = a.Data[ja+t*sa] * b.Data[jb+t*sb]
+				}
+			case kDiv:
+				for t := range o {
+					o[t] = a.Data[ja+t*sa] / b.Data[jb+t*sb]
 				}
 			}
 		})

@@ -19,7 +19,7 @@ func ChamferDist(a, b *Tensor) (d1, d2 *Tensor) {
 	if n == 0 || m == 0 {
 		shapeErr("ChamferDist", "empty point set", a, b)
 	}
-	out1, out2 := alloc(p*n), alloc(p*m)
+	out1, out2 := allocFull(p*n), allocFull(p*m)
 	arg1, arg2 := make([]int32, p*n), make([]int32, p*m)
 	parallelFor(p, grainElems/(n*m+1)+1, func(lo, hi int) {
 		for s := lo; s < hi; s++ {

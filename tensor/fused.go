@@ -54,7 +54,7 @@ func LinearMax(x, w, bias *Tensor) *Tensor {
 	}
 	g, m, in := x.Dim(0), x.Dim(1), x.Dim(2)
 	outF := w.Dim(0)
-	out := alloc(g * outF)
+	out := allocFull(g * outF)
 	// Chunks of about 4 MiB of products keep the GEMMs large and the buffer small.
 	per := max(1, (1<<20)/max(m*outF, 1))
 	for lo := 0; lo < g; lo += per {

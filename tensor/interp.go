@@ -14,7 +14,7 @@ func InvSqDistWeights(xyz1, xyz2 *Tensor, eps float64) *Tensor {
 	if s == 0 {
 		shapeErr("InvSqDistWeights", "no source points", xyz1, xyz2)
 	}
-	out := alloc(b * n * s)
+	out := allocFull(b * n * s)
 	rsum := make([]float64, b*n) // Σ_t r_t per target, kept for the backward pass
 	parallelFor(b*n, 64, func(lo, hi int) {
 		r := make([]float64, s)

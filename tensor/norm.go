@@ -100,7 +100,7 @@ func CrossEntropy(logits *Tensor, labels []int, smoothing float32) *Tensor {
 			shapeErr("CrossEntropy", fmt.Sprintf("label %d of row %d not in [0,%d)", l, i, c), logits)
 		}
 	}
-	logp := alloc(n * c)
+	logp := allocFull(n * c)
 	var total float64
 	for r := 0; r < n; r++ {
 		row := logp[r*c : (r+1)*c]
@@ -138,13 +138,7 @@ func LayerNorm(x, w, b *Tensor, eps float32) *Tensor {
 	out := allocFull(len(x.Data))
 	mean := alloc(rows)
 	rstd := alloc(rows)
-	ws, bs := ones(n), make([]float32, n)
-	if w != nil {
-		ws = w.Data
-	}
-	if b != nil {
-		bs = b.Data
-	}
+	ws, bs := affineDefaults(w, b, n)
 	parallelFor(rows, grainElems/(n+1)+1, func(lo, hi int) {
 		vmath.LayerNorm(out[lo*n:hi*n], x.Data[lo*n:hi*n], n, ws, bs, eps, mean[lo:hi], rstd[lo:hi])
 	})
@@ -285,16 +279,26 @@ func BatchNorm(x, w, b *Tensor, st *BatchNormState, train bool) *Tensor {
 // bnApply writes the BatchNorm of src [rows, C] to dst (which may be src), followed by
 // ReLU when relu is set.
 func bnApply(dst, src []float32, rows, c int, mean, rstd []float32, w, b *Tensor, relu bool) {
-	ws, bs := ones(c), make([]float32, c)
-	if w != nil {
-		ws = w.Data
-	}
-	if b != nil {
-		bs = b.Data
-	}
+	ws, bs := affineDefaults(w, b, c)
 	parallelFor(rows, grainElems/(c+1)+1, func(lo, hi int) {
 		vmath.AffineCols(dst[lo*c:hi*c], src[lo*c:hi*c], c, mean, rstd, ws, bs, relu)
 	})
+}
+
+// affineDefaults returns the data of a normalisation's weight and bias, ones and
+// zeros in place of an absent one.
+func affineDefaults(w, b *Tensor, n int) (ws, bs []float32) {
+	if w != nil {
+		ws = w.Data
+	} else {
+		ws = onesOf(n)
+	}
+	if b != nil {
+		bs = b.Data
+	} else {
+		bs = make([]float32, n)
+	}
+	return ws, bs
 }
 
 func ones(n int) []float32 {
@@ -312,8 +316,8 @@ func bnStats(op string, x *Tensor, st *BatchNormState, train bool) (mean, rstd [
 	if len(st.Mean) != c || len(st.Var) != c {
 		shapeErr(op, fmt.Sprintf("running statistics have %d channels", len(st.Mean)), x)
 	}
-	mean = alloc(c)
-	rstd = alloc(c)
+	mean = allocFull(c)
+	rstd = allocFull(c)
 	if train {
 		if rows < 2 {
 			shapeErr(op, "training needs more than one value per channel", x)
@@ -431,8 +435,8 @@ func batchNormBackward(x, w, b, res *Tensor, mean, rstd []float32, train bool) {
 // L2Normalize divides each row (last axis) by max(‖row‖₂, eps), as F.normalize does.
 func L2Normalize(t *Tensor, eps float32) *Tensor {
 	rows, n := rowsOf(t)
-	out := alloc(len(t.Data))
-	norms := alloc(rows)
+	out := allocFull(len(t.Data))
+	norms := allocFull(rows)
 	parallelFor(rows, grainElems/(n+1)+1, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			row := t.Data[r*n : (r+1)*n]

@@ -106,7 +106,7 @@ func TopK(t *Tensor, k int) (values []float32, indices []int32) {
 		shapeErr("TopK", "k out of range", t)
 	}
 	rows := t.Numel() / max(n, 1)
-	values = alloc(rows * k)
+	values = allocFull(rows * k)
 	indices = make([]int32, rows*k)
 	parallelFor(rows, 1, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
@@ -158,7 +158,7 @@ func GatherAddMax(table *Tensor, idx []int32, local *Tensor, scale []float32) *T
 		shapeErr("GatherAddMax", fmt.Sprintf("%d drop-path scales for %d groups", len(scale), g), local)
 	}
 	if scale == nil {
-		scale = ones(g)
+		scale = onesOf(g)
 	}
 	out := allocFull(g * c)
 	arg := make([]int32, g*c)

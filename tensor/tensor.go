@@ -199,18 +199,15 @@ var nodeSeq atomic.Uint64
 // backward step reads the data of every input and of the output; ops that read less say
 // so with resultSaving, which lets Segment drop what nothing reads.
 func result(shape []int, data []float32, inputs ...*Tensor) *Tensor {
-	return resultSaving(saveAll, shape, data, inputs...)
+	return resultSaving(saving{inputs: inputs, out: true}, shape, data, inputs...)
 }
 
 // saving says whose Data an op's backward step reads: the listed inputs, and its own
-// output when out is set. saveAll stands for every input and the output.
+// output when out is set.
 type saving struct {
-	all    bool
 	inputs []*Tensor
 	out    bool
 }
-
-var saveAll = saving{all: true, out: true}
 
 // saves returns a saving of the given inputs (nil entries are ignored) and not the output.
 func saves(inputs ...*Tensor) saving { return saving{inputs: inputs} }
@@ -231,11 +228,7 @@ func resultSaving(s saving, shape []int, data []float32, inputs ...*Tensor) *Ten
 	}
 	out.parents = inputs
 	out.seq = nodeSeq.Add(1)
-	kept := s.inputs
-	if s.all {
-		kept = inputs
-	}
-	for _, in := range kept {
+	for _, in := range s.inputs {
 		if in != nil {
 			in.kept = true
 		}
