@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 )
 
 // Isolated runs argv as a child process that prints its Result as the last JSON line of
@@ -33,9 +32,8 @@ func Isolated(ctx context.Context, argv []string, stderr io.Writer) (Result, err
 	if err := json.Unmarshal(lastLine(out.Bytes()), &res); err != nil {
 		return Result{}, fmt.Errorf("%s: reading its result line %q: %w", strings.Join(argv, " "), lastLine(out.Bytes()), err)
 	}
-	// Linux reports ru_maxrss in KiB.
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && ru.Maxrss > 0 {
-		res.PeakRSSMB = float64(ru.Maxrss) / 1024
+	if mb := childRSSMB(cmd.ProcessState); mb > 0 {
+		res.PeakRSSMB = mb
 	}
 	return res, nil
 }

@@ -79,11 +79,7 @@ the runs' files, plots and a picture of test shapes with their predicted and tru
 		var bank *peft.MemoryBank
 		pcfg := peft.ScanObjectNN(peft.Fixed)
 		if method == peft.MethodPointPEFT {
-			prior, err := peft.NewPriorEncoder(bb, pcfg.PriorGroups, pcfg.PriorGroupSize)
-			if err != nil {
-				return err
-			}
-			if bank, err = buildBank(prior, trainSet, *points, map[string]string{"backbone": peft.BackboneHash(bb), "dataset": *data}, stderr); err != nil {
+			if bank, err = memoryBank(runSpec{Data: *data, Points: *points, PEFT: pcfg}, bb, trainSet, stderr); err != nil {
 				return err
 			}
 		}

@@ -12,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/pointpeft/pointpeft/bench"
 	"github.com/pointpeft/pointpeft/dataset"
 	"github.com/pointpeft/pointpeft/peft"
 	"github.com/pointpeft/pointpeft/train"
@@ -189,6 +190,7 @@ continues a stopped run with its saved settings.
 		}
 		return err
 	}
+	sum := peft.Summarize(m.Net.Params())
 	var secs float64
 	for _, h := range res.History {
 		secs += h.Seconds
@@ -196,7 +198,7 @@ continues a stopped run with its saved settings.
 	fmt.Fprintf(stdout, "%s: best test accuracy %.2f%% (mean class %.2f%%) at epoch %d; last epoch %.2f%% (mean class %.2f%%); "+
 		"trainable %d of %d parameters; training time %.0fs; peak RSS %.0f MiB; files in %s\n",
 		m.Method, 100*res.Best.TestAcc, 100*res.Best.MeanClassAcc, res.Best.Epoch, 100*res.Last.TestAcc, 100*res.Last.MeanClassAcc,
-		trainableCount(m), totalCount(m), secs, peakRSSMB(), *out)
+		sum.Trainable, sum.Total, secs, bench.PeakRSSMB(), *out)
 	return nil
 }
 
@@ -227,6 +229,3 @@ func finetune(ctx context.Context, spec runSpec, out string, resume bool, stdout
 	res, err := run.Fit(ctx)
 	return res, m, err
 }
-
-func trainableCount(m *train.Model) int { return peft.Summarize(m.Net.Params()).Trainable }
-func totalCount(m *train.Model) int     { return peft.Summarize(m.Net.Params()).Total }

@@ -121,14 +121,12 @@ Models: a run's best.safetensors (--checkpoint), an adapter.safetensors with its
 // loadPredictor restores the classifier the flags name.
 func loadPredictor(ckpt, adapter, backbone, classesFlag string, groups int) (train.Classifier, []string, error) {
 	switch {
-	case ckpt != "":
-		m, err := train.LoadModel(ckpt, backbone)
-		if err != nil {
-			return nil, nil, err
+	case ckpt != "" || adapter != "":
+		path := ckpt
+		if path == "" {
+			path = adapter
 		}
-		return m.Net, m.Classes, nil
-	case adapter != "":
-		m, err := train.LoadModel(adapter, backbone)
+		m, err := train.LoadModel(path, backbone)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -146,7 +144,7 @@ func loadPredictor(ckpt, adapter, backbone, classesFlag string, groups int) (tra
 		if !hasHead(mapped) {
 			return nil, nil, fmt.Errorf("%s has no classification head (cls_head_finetune): it is a pre-trained backbone; fine-tune it first", backbone)
 		}
-		bb, rep, err := train.LoadBackbone(backbone, len(classes), groups, 32)
+		bb, rep, err := train.BackboneFromStateDict(sd, backbone, len(classes), groups, 32)
 		if err != nil {
 			return nil, nil, err
 		}
