@@ -38,7 +38,7 @@ func New(cfg Config, rng *rand.Rand) (*PointTransformer, error) {
 		Encoder:  NewEncoder("encoder", cfg.EncoderHidden, cfg.EncoderDims, rng),
 		ClsToken: tensor.NewParam("cls_token", nn.TruncNormal(rng, c, 0.02), 1, 1, c),
 		ClsPos:   tensor.NewParam("cls_pos", nn.TruncNormal(rng, c, 0.02), 1, 1, c),
-		PosEmbed: [2]*nn.Linear{nn.NewLinear("pos_embed.0", 3, cfg.PosHidden, true, rng), nn.NewLinear("pos_embed.2", cfg.PosHidden, c, true, rng)},
+		PosEmbed: posEmbed("pos_embed", cfg, rng),
 		Norm:     nn.NewLayerNorm("norm", c),
 		Head:     NewHead(cfg, rng),
 	}
@@ -103,7 +103,7 @@ func (m *PointTransformer) Embed(ctx *nn.Ctx, g *geom.Groups) (tok, pos *tensor.
 
 // PosEmbedding maps centres [B, G, 3] to positional embeddings [B, G, C].
 func (m *PointTransformer) PosEmbedding(center *tensor.Tensor) *tensor.Tensor {
-	return m.PosEmbed[1].Forward(tensor.GELU(m.PosEmbed[0].Forward(center)))
+	return embed(m.PosEmbed, center)
 }
 
 // WithCls prepends the cls token and its position: x, pos [B, G, C] → [B, 1+G, C].

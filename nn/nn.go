@@ -184,16 +184,6 @@ func (b *BatchNorm1d) Buffers() []Buffer {
 	}
 }
 
-// Clone returns a BatchNorm1d sharing the affine parameters but with its own copy of
-// the running statistics (Point-PEFT's frozen prior encoder keeps the pre-trained ones
-// while the fine-tuned encoder's drift).
-func (b *BatchNorm1d) Clone() *BatchNorm1d {
-	c := *b
-	c.State.Mean = append([]float32(nil), b.State.Mean...)
-	c.State.Var = append([]float32(nil), b.State.Var...)
-	return &c
-}
-
 func nonNil(ts ...*tensor.Tensor) []*tensor.Tensor {
 	out := ts[:0:0]
 	for _, t := range ts {

@@ -91,6 +91,9 @@ type Geometry struct {
 	// Target [B, G, 3] are the positions of the G point tokens, Source [B, G2, 3] those
 	// of the coarse centres; either may depend on the learnable prompt coordinates.
 	Target, Source *tensor.Tensor
+	// W [B, G, G2] are the propagation weights from Source to Target, the same in
+	// every block of the layer kind (see newGeometry).
+	W *tensor.Tensor
 }
 
 // core runs the GA core: table [B, R, C] is what neighbourhoods are gathered from (the
@@ -115,8 +118,7 @@ func (g *GeometryAdapter) core(ctx *nn.Ctx, table, x *tensor.Tensor, geo *Geomet
 	pooled := tensor.GatherAddMax(flat, geo.Idx, local, tensor.DropPathScales(b*geo.G2, dropPath, ctx.Train, ctx.RNG)) // [B·G2, C]
 	v := tensor.GELU(g.OutTransform.Forward(ctx, pooled))
 	v = tensor.Add(v, tensor.Scale(tensor.IndexSelect(flat, geo.CenterIdx), cfg.CenterCof))
-	w := tensor.InvSqDistWeights(geo.Target, geo.Source, 1e-8) // [B, G, G2]
-	interp := tensor.MatMul(w, tensor.Reshape(v, b, geo.G2, c), false, false)
+	interp := tensor.MatMul(geo.W, tensor.Reshape(v, b, geo.G2, c), false, false)
 	return tensor.Add(x, tensor.Scale(interp, cfg.ProCof))
 }
 

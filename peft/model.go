@@ -109,12 +109,12 @@ func (m *PointPEFT) Forward(ctx *nn.Ctx, points []float32, b, n int) (*tensor.Te
 	tok, pos := bb.Embed(ctx, g)
 	x, p := bb.WithCls(tok, pos)
 	for i, blk := range m.Blocks {
-		geo := plainGeo
-		if m.Cfg.isPromptLayer(i) {
+		prompt, geo := m.Cfg.isPromptLayer(i), plainGeo
+		if prompt {
 			geo = promptGeo
 		}
 		in := tensor.Add(x, p)
-		y := blk.forward(ctx, m, in, m.Cfg.isPromptLayer(i), geo, cache)
+		y := blk.forward(ctx, m, in, prompt, geo, cache)
 		// Dead now, unless a backward step reads them (Free checks).
 		tensor.Free(x)
 		tensor.Free(in)
@@ -142,8 +142,7 @@ func (m *PointPEFT) geometry(points []float32, g *geom.Groups) (prompt, plain *G
 	if err != nil {
 		return nil, nil, fmt.Errorf("point-peft: level-2 grouping: %w", err)
 	}
-	plain = &Geometry{Idx: l2.Idx, CenterIdx: l2.CenterIdx, G2: g2, K: k, Target: center,
-		Source: tensor.FromData(l2.Center, b, g2, 3)}
+	plain = newGeometry(l2, g2, k, center, tensor.FromData(l2.Center, b, g2, 3))
 	if len(m.Cfg.PromptLayers) == 0 {
 		return nil, plain, nil
 	}
@@ -168,7 +167,7 @@ func (m *PointPEFT) geometry(points []float32, g *geom.Groups) (prompt, plain *G
 		}
 		// The bug: l2p's flat indices have stride G, the table they index has T+G.
 		source := tensor.Reshape(tensor.IndexSelect(tensor.Reshape(centerP, b*gn, 3), l2p.CenterIdx), b, g2, 3)
-		prompt = &Geometry{Idx: l2p.Idx, CenterIdx: l2p.CenterIdx, G2: g2, K: k, Target: centerP, Source: source}
+		prompt = newGeometry(l2p, g2, k, centerP, source)
 	case Fixed:
 		tokxyz := tensor.Concat(1, cor, center) // [B, T+G, 3], the [P'; X] table's order
 		l2p, err := geom.Group(tokxyz.Data, b, t+gn, g2, k)
@@ -176,7 +175,14 @@ func (m *PointPEFT) geometry(points []float32, g *geom.Groups) (prompt, plain *G
 			return nil, nil, fmt.Errorf("point-peft: prompt level-2 grouping: %w", err)
 		}
 		source := tensor.Reshape(tensor.IndexSelect(tensor.Reshape(tokxyz, b*(t+gn), 3), l2p.CenterIdx), b, g2, 3)
-		prompt = &Geometry{Idx: l2p.Idx, CenterIdx: l2p.CenterIdx, G2: g2, K: k, Target: center, Source: source}
+		prompt = newGeometry(l2p, g2, k, center, source)
 	}
 	return prompt, plain, nil
+}
+
+// newGeometry is the Geometry of the level-2 grouping l2, with the inverse-squared-
+// distance weights from source to target computed once for every block that uses it.
+func newGeometry(l2 *geom.Groups, g2, k int, target, source *tensor.Tensor) *Geometry {
+	return &Geometry{Idx: l2.Idx, CenterIdx: l2.CenterIdx, G2: g2, K: k, Target: target, Source: source,
+		W: tensor.InvSqDistWeights(target, source, 1e-8)}
 }

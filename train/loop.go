@@ -98,7 +98,7 @@ func (r *Run) Fit(ctx context.Context) (*Result, error) {
 	if steps == 0 {
 		return nil, fmt.Errorf("training set has %d samples, fewer than one batch of %d", r.Train.Len(), r.Cfg.BatchSize)
 	}
-	sched, err := r.schedule(steps)
+	sched, err := r.Cfg.schedule(steps)
 	if err != nil {
 		return nil, err
 	}
@@ -164,9 +164,8 @@ func putOptimState(sd *checkpoint.StateDict, opt *optim.AdamW) {
 	}
 }
 
-// schedule returns the lr of (epoch, step within epoch).
-func (r *Run) schedule(steps int) (func(epoch, step int) float64, error) {
-	c := r.Cfg
+// schedule returns the lr of (epoch, step within epoch) for epochs of steps steps.
+func (c Config) schedule(steps int) (func(epoch, step int) float64, error) {
 	if c.Schedule == "step" {
 		s := optim.StepCosine{BaseLR: c.LR, MinLR: c.MinLR, WarmupLRInit: c.WarmupLR,
 			WarmupSteps: c.WarmupEpochs * steps, TotalSteps: c.Epochs * steps}

@@ -71,7 +71,7 @@ func (r *PretrainRun) Fit(ctx context.Context) ([]EpochMetrics, error) {
 	if loader.NumBatches() == 0 {
 		return nil, fmt.Errorf("pre-training set has %d samples, fewer than one batch of %d", r.Data.Len(), r.Cfg.BatchSize)
 	}
-	sched, err := (&Run{Cfg: r.Cfg}).schedule(loader.NumBatches())
+	sched, err := r.Cfg.schedule(loader.NumBatches())
 	if err != nil {
 		return nil, err
 	}
