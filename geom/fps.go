@@ -60,6 +60,11 @@ func FPS(points []float32, b, n, m int) ([]int32, error) {
 	if m < 1 || m > n {
 		return nil, fmt.Errorf("%w: FPS: m = %d, want 1 <= m <= n = %d", ErrArgument, m, n)
 	}
+	return fpsInto(points, b, n, m), nil
+}
+
+// fpsInto is FPS on arguments already checked.
+func fpsInto(points []float32, b, n, m int) []int32 {
 	out := make([]int32, b*m)
 	parallelWorkers(b, 1, func() func(lo, hi int) {
 		s := newFPSScratch(n)
@@ -69,7 +74,7 @@ func FPS(points []float32, b, n, m int) ([]int32, error) {
 			}
 		}
 	})
-	return out, nil
+	return out
 }
 
 // fpsScratch holds a structure-of-arrays copy of the candidate points so the

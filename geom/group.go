@@ -30,16 +30,16 @@ func Group(points []float32, b, n, numGroup, groupSize int) (*Groups, error) {
 	if err := checkCloud("Group points", points, b, n); err != nil {
 		return nil, err
 	}
+	if numGroup < 1 || numGroup > n {
+		return nil, fmt.Errorf("%w: Group: numGroup = %d, want 1 <= numGroup <= n = %d", ErrArgument, numGroup, n)
+	}
 	if groupSize < 1 || groupSize > n {
 		return nil, fmt.Errorf("%w: Group: groupSize = %d, want 1 <= groupSize <= n = %d", ErrArgument, groupSize, n)
 	}
 	if err := checkSizes("Group output", 3, b, numGroup, groupSize); err != nil {
 		return nil, err
 	}
-	cidx, err := FPS(points, b, n, numGroup)
-	if err != nil {
-		return nil, err
-	}
+	cidx := fpsInto(points, b, n, numGroup) // points already checked
 	g, m := numGroup, groupSize
 	center := make([]float32, b*g*3)
 	gatherInto(center, points, n, 3, cidx, g)
