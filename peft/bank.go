@@ -174,16 +174,27 @@ func LoadBank(path string, dim int, backbone string) (*MemoryBank, error) {
 
 // appendUnit appends the feature of sample i, scaled to unit length, to the bank.
 func appendUnit(bank *MemoryBank, row []float32, i int) error {
+	start := len(bank.Features)
+	bank.Features = append(bank.Features, row...)
+	if norm, ok := unitInto(bank.Features[start:], row); !ok {
+		return fmt.Errorf("memory bank: sample %d has a feature of norm %g", i, norm)
+	}
+	return nil
+}
+
+// unitInto writes row scaled to unit length (summed in float64) into dst; ok is false,
+// with the norm, when the norm is zero or not finite.
+func unitInto(dst, row []float32) (norm float64, ok bool) {
 	var ss float64
 	for _, v := range row {
 		ss += float64(v) * float64(v)
 	}
 	if ss == 0 || math.IsNaN(ss) || math.IsInf(ss, 0) {
-		return fmt.Errorf("memory bank: sample %d has a feature of norm %g", i, math.Sqrt(ss))
+		return math.Sqrt(ss), false
 	}
 	inv := float32(1 / math.Sqrt(ss))
-	for _, v := range row {
-		bank.Features = append(bank.Features, v*inv)
+	for j, v := range row {
+		dst[j] = v * inv
 	}
-	return nil
+	return math.Sqrt(ss), true
 }

@@ -68,17 +68,8 @@ func CachePrompt(q []float32, b int, bank *MemoryBank, k int) (*tensor.Tensor, e
 	}
 	qn := make([]float32, len(q))
 	for i := 0; i < b; i++ {
-		row := q[i*c : (i+1)*c]
-		var ss float64
-		for _, v := range row {
-			ss += float64(v) * float64(v)
-		}
-		if ss == 0 || math.IsNaN(ss) || math.IsInf(ss, 0) {
-			return nil, fmt.Errorf("cache prompt: prior feature of sample %d has norm %g", i, math.Sqrt(ss))
-		}
-		inv := float32(1 / math.Sqrt(ss))
-		for j, v := range row {
-			qn[i*c+j] = v * inv
+		if norm, ok := unitInto(qn[i*c:(i+1)*c], q[i*c:(i+1)*c]); !ok {
+			return nil, fmt.Errorf("cache prompt: prior feature of sample %d has norm %g", i, norm)
 		}
 	}
 	var scores *tensor.Tensor

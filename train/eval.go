@@ -87,14 +87,7 @@ func Evaluate(ctx context.Context, net Classifier, ds dataset.Dataset, batch, vo
 			}
 		}
 		for i := 0; i < b.Size; i++ {
-			row := probs[i*classes : (i+1)*classes]
-			best := 0
-			for j, x := range row {
-				if x > row[best] {
-					best = j
-				}
-			}
-			ev.Confusion[b.Labels[i]][best]++
+			ev.Confusion[b.Labels[i]][argmax(probs[i*classes:(i+1)*classes])]++
 		}
 		ev.Probs = append(ev.Probs, probs...)
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/pointpeft/pointpeft/dataset"
 	"github.com/pointpeft/pointpeft/nn"
 	"github.com/pointpeft/pointpeft/optim"
+	"github.com/pointpeft/pointpeft/peft"
 	"github.com/pointpeft/pointpeft/plots"
 	"github.com/pointpeft/pointpeft/tensor"
 )
@@ -305,18 +306,22 @@ func countCorrect(logits *tensor.Tensor, labels []int) int {
 	c := logits.Dim(1)
 	n := 0
 	for i, l := range labels {
-		row := logits.Data[i*c : (i+1)*c]
-		best := 0
-		for j, v := range row {
-			if v > row[best] {
-				best = j
-			}
-		}
-		if best == l {
+		if argmax(logits.Data[i*c:(i+1)*c]) == l {
 			n++
 		}
 	}
 	return n
+}
+
+// argmax is the index of the first largest value of row.
+func argmax(row []float32) int {
+	best := 0
+	for j, v := range row {
+		if v > row[best] {
+			best = j
+		}
+	}
+	return best
 }
 
 // writeConfig saves the resolved settings so the run can be repeated.
@@ -361,7 +366,7 @@ func (r *Run) saveEpoch(epoch int, opt *optim.AdamW, res *Result, improved bool)
 		if err := checkpoint.WriteSafetensors(filepath.Join(r.Dir, "best.safetensors"), sd); err != nil {
 			return err
 		}
-		if r.Model.Method != "full" {
+		if r.Model.Method != peft.MethodFull {
 			ad, err := r.Model.StateDict(true)
 			if err != nil {
 				return err
@@ -399,14 +404,8 @@ func (r *Run) restore(opt *optim.AdamW, res *Result) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("resume %s: no epoch recorded", path)
 	}
-	state, all := splitOptimState(sd)
-	model := checkpoint.NewStateDict()
-	for _, k := range all.Keys {
-		if k != bankKey && !strings.HasPrefix(k, "prior.") {
-			model.Set(k, all.Tensors[k])
-		}
-	}
-	if _, err := nn.LoadState(r.Model.Net, model); err != nil {
+	state, _ := splitOptimState(sd)
+	if _, err := nn.LoadState(r.Model.Net, modelTensors(sd)); err != nil {
 		return 0, fmt.Errorf("resume %s: %w", path, err)
 	}
 	if err := opt.LoadState(state); err != nil {

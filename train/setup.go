@@ -183,13 +183,7 @@ func LoadModel(path, backbonePath string) (*Model, error) {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	m.BackboneHash = sd.Meta[MetaBackbone]
-	rest := checkpoint.NewStateDict()
-	for _, k := range sd.Keys {
-		if !strings.HasPrefix(k, "prior.") && k != bankKey && !strings.HasPrefix(k, "optim.") {
-			rest.Set(k, sd.Tensors[k])
-		}
-	}
-	rep, err := nn.LoadState(m.Net, rest)
+	rep, err := nn.LoadState(m.Net, modelTensors(sd))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
@@ -211,4 +205,16 @@ func (c bankSource) Len() int { return c.ds.Len() }
 func (c bankSource) Cloud(i int) ([]float32, error) {
 	s, err := c.ds.Get(i)
 	return s.Points, err
+}
+
+// modelTensors is the network's part of a run file: without the frozen prior encoder,
+// the memory bank and the optimizer state stored beside it.
+func modelTensors(sd *checkpoint.StateDict) *checkpoint.StateDict {
+	out := checkpoint.NewStateDict()
+	for _, k := range sd.Keys {
+		if !strings.HasPrefix(k, "prior.") && k != bankKey && !strings.HasPrefix(k, "optim.") {
+			out.Set(k, sd.Tensors[k])
+		}
+	}
+	return out
 }
