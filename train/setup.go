@@ -2,8 +2,12 @@ package train
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/pointpeft/pointpeft/checkpoint"
@@ -171,12 +175,9 @@ func LoadModel(path, backbonePath string) (*Model, error) {
 			return nil, fmt.Errorf("read %s: %w", path, err)
 		}
 	}
-	var bank *peft.MemoryBank
-	if t, ok := sd.Tensors[bankKey]; ok {
-		if len(t.Shape) != 2 || t.Shape[1] != cfg.TransDim {
-			return nil, fmt.Errorf("read %s: memory bank has shape %v, the model is %d wide", path, t.Shape, cfg.TransDim)
-		}
-		bank = &peft.MemoryBank{Features: t.F32, Dim: t.Shape[1], Meta: map[string]string{}}
+	bank, err := storedBank(sd, path, cfg.TransDim)
+	if err != nil {
+		return nil, err
 	}
 	m, err := NewModel(bb, method, pcfg, classes, bank, 0)
 	if err != nil {
@@ -217,4 +218,32 @@ func modelTensors(sd *checkpoint.StateDict) *checkpoint.StateDict {
 		}
 	}
 	return out
+}
+
+// storedBank is the memory bank a run file holds (nil when it holds none), for a model
+// dim wide; path names the file in errors.
+func storedBank(sd *checkpoint.StateDict, path string, dim int) (*peft.MemoryBank, error) {
+	t, ok := sd.Tensors[bankKey]
+	if !ok {
+		return nil, nil
+	}
+	if len(t.Shape) != 2 || t.Shape[1] != dim {
+		return nil, fmt.Errorf("read %s: memory bank has shape %v, the model is %d wide", path, t.Shape, dim)
+	}
+	return &peft.MemoryBank{Features: t.F32, Dim: t.Shape[1], Meta: map[string]string{}}, nil
+}
+
+// RunBank is the memory bank a run directory's last checkpoint holds, so that a resumed
+// run uses the bank it trained with instead of building it again; nil when the run
+// has no checkpoint or no bank yet.
+func RunBank(dir string, dim int) (*peft.MemoryBank, error) {
+	path := filepath.Join(dir, "last.safetensors")
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	sd, err := checkpoint.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	return storedBank(sd, path, dim)
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/pointpeft/pointpeft/dataset"
@@ -133,6 +134,14 @@ func TestResumeMatchesUninterrupted(t *testing.T) {
 	}()
 	if _, err := part.Fit(ctx); err == nil {
 		t.Log("run finished before the cancel arrived; resuming from its end")
+	}
+	// A resumed run can take the bank it trained with from its checkpoint.
+	pb := part.Model.PEFT.Bank
+	if bank, err := RunBank(dir, pb.Dim); err != nil || bank == nil || !slices.Equal(bank.Features, pb.Features) {
+		t.Fatalf("RunBank: %v, bank %v", err, bank != nil)
+	}
+	if bank, err := RunBank(t.TempDir(), pb.Dim); bank != nil || err != nil {
+		t.Fatalf("RunBank of a directory without a run: %v, %v", bank, err)
 	}
 	resumed := newRun(t, dir, peft.MethodPointPEFT, 3, tr, te)
 	resumed.Resume = true

@@ -15,8 +15,9 @@ import (
 )
 
 // buildModel loads the backbone and builds the spec's method on it; for Point-PEFT it
-// loads the memory bank or builds it from the training split.
-func buildModel(spec runSpec, trainSet dataset.Dataset, log *slog.Logger, progress io.Writer) (*train.Model, error) {
+// loads the memory bank, takes the one of the run resumed in resumeDir, or builds it
+// from the training split.
+func buildModel(spec runSpec, trainSet dataset.Dataset, resumeDir string, log *slog.Logger, progress io.Writer) (*train.Model, error) {
 	method := peft.Method(spec.Method)
 	if _, err := method.Trains(""); err != nil {
 		return nil, err
@@ -33,7 +34,7 @@ func buildModel(spec runSpec, trainSet dataset.Dataset, log *slog.Logger, progre
 		if err := spec.PEFT.Validate(bb.Cfg.Depth, bb.Cfg.TransDim); err != nil {
 			return nil, err
 		}
-		if bank, err = memoryBank(spec, bb, trainSet, progress); err != nil {
+		if bank, err = memoryBank(spec, bb, trainSet, resumeDir, progress); err != nil {
 			return nil, err
 		}
 	}
@@ -49,11 +50,17 @@ func buildModel(spec runSpec, trainSet dataset.Dataset, log *slog.Logger, progre
 	return m, nil
 }
 
-// memoryBank loads spec.Bank or builds a bank from the training split.
-func memoryBank(spec runSpec, bb *model.PointTransformer, trainSet dataset.Dataset, progress io.Writer) (*peft.MemoryBank, error) {
+// memoryBank loads spec.Bank, or the bank of the run being resumed in resumeDir (when
+// not empty and the run has saved one), or builds a bank from the training split.
+func memoryBank(spec runSpec, bb *model.PointTransformer, trainSet dataset.Dataset, resumeDir string, progress io.Writer) (*peft.MemoryBank, error) {
 	hash := peft.BackboneHash(bb)
 	if spec.Bank != "" {
 		return peft.LoadBank(spec.Bank, bb.Cfg.TransDim, hash)
+	}
+	if resumeDir != "" {
+		if bank, err := train.RunBank(resumeDir, bb.Cfg.TransDim); err != nil || bank != nil {
+			return bank, err
+		}
 	}
 	prior, err := peft.NewPriorEncoder(bb, spec.PEFT.PriorGroups, spec.PEFT.PriorGroupSize)
 	if err != nil {

@@ -79,7 +79,7 @@ the runs' files, plots and a picture of test shapes with their predicted and tru
 		var bank *peft.MemoryBank
 		pcfg := peft.ScanObjectNN(peft.Fixed)
 		if method == peft.MethodPointPEFT {
-			if bank, err = memoryBank(runSpec{Data: *data, Points: *points, PEFT: pcfg}, bb, trainSet, stderr); err != nil {
+			if bank, err = memoryBank(runSpec{Data: *data, Points: *points, PEFT: pcfg}, bb, trainSet, "", stderr); err != nil {
 				return err
 			}
 		}

@@ -220,7 +220,11 @@ func finetune(ctx context.Context, spec runSpec, out string, resume bool, stdout
 		return nil, nil, err
 	}
 	log := newLogger(stderr, verbose)
-	m, err := buildModel(spec, trainSet, log, stderr)
+	resumeDir := ""
+	if resume {
+		resumeDir = out
+	}
+	m, err := buildModel(spec, trainSet, resumeDir, log, stderr)
 	if err != nil {
 		return nil, nil, err
 	}
