@@ -51,21 +51,12 @@ func standIn(x *Tensor) *Tensor {
 // nodes made since then, other than z's (buffers lent before amark are not theirs). It
 // panics when that graph reads a gradient-requiring tensor other than in and parameters.
 func dropGraph(z, in *Tensor, mark uint64, amark int) {
-	seen := map[*Tensor]bool{z: true}
-	stack := []*Tensor{z}
-	for len(stack) > 0 {
-		t := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		for _, p := range t.parents {
-			switch {
-			case p == nil || seen[p]:
-			case p.seq > mark:
-				seen[p] = true
-				stack = append(stack, p)
-			case p.requiresGrad && !p.param && p != in:
-				shapeErr("Recompute", "f reads a tensor that requires a gradient other than its input and parameters", p)
-			}
+	nodes := nodesSince(z, mark, func(p *Tensor) {
+		if p.requiresGrad && !p.param && p != in {
+			shapeErr("Recompute", "f reads a tensor that requires a gradient other than its input and parameters", p)
 		}
+	})
+	for _, t := range nodes {
 		if t != z && len(t.Data) > 0 && (len(z.Data) == 0 || &t.Data[0] != &z.Data[0]) {
 			releaseSince(t.Data, amark)
 			t.Data = nil

@@ -21,24 +21,13 @@ func Segment(f func() *Tensor) *Tensor {
 	if r == nil || r.seq <= mark {
 		return r
 	}
-	// The nodes made inside f that r depends on, and the buffers that must survive:
-	// r's and those of kept nodes (a Reshape shares its input's buffer).
-	var nodes []*Tensor
+	// The buffers that must survive: r's and those of kept nodes (a Reshape shares its
+	// input's buffer).
+	nodes := nodesSince(r, mark, nil)
 	keep := map[*float32]bool{}
-	seen := map[*Tensor]bool{r: true}
-	stack := []*Tensor{r}
-	for len(stack) > 0 {
-		t := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		nodes = append(nodes, t)
+	for _, t := range nodes {
 		if (t.kept || t == r) && len(t.Data) > 0 {
 			keep[&t.Data[0]] = true
-		}
-		for _, p := range t.parents {
-			if p != nil && p.seq > mark && !seen[p] {
-				seen[p] = true
-				stack = append(stack, p)
-			}
 		}
 	}
 	for _, t := range nodes {
@@ -49,6 +38,26 @@ func Segment(f func() *Tensor) *Tensor {
 		t.Data = nil
 	}
 	return r
+}
+
+// nodesSince lists root and the graph nodes made after mark that root depends on, and
+// calls older, when not nil, on each input of those made before mark.
+func nodesSince(root *Tensor, mark uint64, older func(p *Tensor)) []*Tensor {
+	nodes := []*Tensor{root}
+	seen := map[*Tensor]bool{root: true}
+	for i := 0; i < len(nodes); i++ {
+		for _, p := range nodes[i].parents {
+			switch {
+			case p == nil || seen[p]:
+			case p.seq > mark:
+				seen[p] = true
+				nodes = append(nodes, p)
+			case older != nil:
+				older(p)
+			}
+		}
+	}
+	return nodes
 }
 
 // Free gives t's data back now; the caller promises not to read t, or a view of it,

@@ -33,22 +33,9 @@ func SetThreads(n int) { setThreads(n) }
 // Threads reports how many goroutines one large GEMM is split over.
 func Threads() int { return threads() }
 
-// Sgemm computes C = alpha*op(A)*op(B) + beta*C for row-major matrices, where op(A) is
-// m×k and op(B) is k×n. lda, ldb and ldc are the row strides of A, B and C as stored.
-func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	if m == 0 || n == 0 {
-		return
-	}
-	if k == 0 {
-		scaleRows(m, n, beta, c, ldc)
-		return
-	}
-	checkSizes(transA, transB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc)
-	if timerOn.Load() {
-		gemmBegin()
-		defer gemmEnd()
-	}
-	splitRows(transA, m, n, k, lda, ldc, func(i0, rows int, aOff, cOff int) {
+// sgemm splits large products by rows over goroutines (see splitRows).
+func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	splitRows(transA, m, n, k, lda, ldc, func(rows, aOff, cOff int) {
 		sgemm1(transA, transB, rows, n, k, alpha, a[aOff:], lda, b, ldb, beta, c[cOff:], ldc)
 	})
 }

@@ -1,3 +1,5 @@
+//go:build cgo && !purego
+
 package blas
 
 import (
@@ -24,12 +26,12 @@ func threads() int { return int(nThreads.Load()) }
 const minSplitFlops = 1 << 20
 
 // splitRows cuts the m rows of C into one block per thread and calls f for each, on
-// its own goroutine, with the block's first row, row count, and offsets into A and C.
+// its own goroutine, with the block's row count and offsets into A and C.
 // Row blocks of C are row blocks of op(A): rows of A, or columns when A is transposed.
-func splitRows(transA bool, m, n, k, lda, ldc int, f func(i0, rows, aOff, cOff int)) {
+func splitRows(transA bool, m, n, k, lda, ldc int, f func(rows, aOff, cOff int)) {
 	t := threads()
 	if t <= 1 || m < 2*t || m*n*k < minSplitFlops {
-		f(0, m, 0, 0)
+		f(m, 0, 0)
 		return
 	}
 	// Blocks are multiples of 16 rows, to keep the kernels on full register tiles.
@@ -40,10 +42,10 @@ func splitRows(transA bool, m, n, k, lda, ldc int, f func(i0, rows, aOff, cOff i
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			f(i0, rows, aOffset(transA, i0, lda), i0*ldc)
+			f(rows, aOffset(transA, i0, lda), i0*ldc)
 		}()
 	}
-	f(0, min(step, m), 0, 0)
+	f(min(step, m), 0, 0)
 	wg.Wait()
 }
 
