@@ -58,15 +58,16 @@ type Reference struct {
 	Variant string
 }
 
-// Check says why the reference cannot run, or nil when it can.
-func (r Reference) Check(ctx context.Context) error {
+// Check says why the reference cannot run, or returns the torch version it would use.
+func (r Reference) Check(ctx context.Context) (torchVersion string, err error) {
 	if _, err := os.Stat(r.Script); err != nil {
-		return fmt.Errorf("reference script: %w (run from the repository root)", err)
+		return "", fmt.Errorf("reference script: %w (run from the repository root)", err)
 	}
-	if err := exec.CommandContext(ctx, r.Python, "-c", "import torch").Run(); err != nil {
-		return fmt.Errorf("%w (%s -c \"import torch\": %v)", ErrNoTorch, r.Python, err)
+	out, err := exec.CommandContext(ctx, r.Python, "-c", "import torch; print(torch.__version__)").Output()
+	if err != nil {
+		return "", fmt.Errorf("%w (%s -c \"import torch\": %v)", ErrNoTorch, r.Python, err)
 	}
-	return nil
+	return strings.TrimSpace(string(out)), nil
 }
 
 // Argv is the command line that measures cfg with opt.

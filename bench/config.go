@@ -98,16 +98,23 @@ func recompute(c Config) Config {
 	return c
 }
 
+// Names lists the standard configurations' names.
+func Names() []string {
+	var names []string
+	for _, c := range Configs() {
+		names = append(names, c.Name)
+	}
+	return names
+}
+
 // Lookup returns the standard configuration called name.
 func Lookup(name string) (Config, error) {
-	var names []string
 	for _, c := range Configs() {
 		if c.Name == name {
 			return c, nil
 		}
-		names = append(names, c.Name)
 	}
-	return Config{}, fmt.Errorf("bench: unknown configuration %q (have %s)", name, strings.Join(names, ", "))
+	return Config{}, fmt.Errorf("bench: unknown configuration %q (have %s)", name, strings.Join(Names(), ", "))
 }
 
 // Select resolves a comma-separated list of names, or "all".

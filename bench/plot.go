@@ -1,18 +1,14 @@
 package bench
 
 import (
-	"bytes"
 	"fmt"
-	"image/color"
 
+	"github.com/pointpeft/pointpeft/plots"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgimg"
-
-	"github.com/pointpeft/pointpeft/internal/atomicfile"
 )
 
 // WriteScalingPNG plots step time and its FPS+kNN part against batch size (left) and
@@ -63,17 +59,12 @@ func WriteScalingPNG(path, title string, pts []ScalePoint) error {
 		return fmt.Errorf("scaling plot: no points")
 	}
 	w, h := vg.Points(float64(360*len(panels[0]))), vg.Points(280)
-	img := vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(96), vgimg.UseBackgroundColor(color.White))
-	dc := draw.New(img)
 	tiles := draw.Tiles{Rows: 1, Cols: len(panels[0]), PadX: vg.Points(12), PadTop: vg.Points(6), PadBottom: vg.Points(6),
 		PadLeft: vg.Points(6), PadRight: vg.Points(6)}
-	canvases := plot.Align(panels, tiles, dc)
-	for i, pl := range panels[0] {
-		pl.Draw(canvases[0][i])
-	}
-	var buf bytes.Buffer
-	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(&buf); err != nil {
-		return fmt.Errorf("scaling plot: encoding %s: %w", path, err)
-	}
-	return atomicfile.WriteBytes(path, buf.Bytes())
+	return plots.SavePNG(path, w, h, func(dc draw.Canvas) {
+		canvases := plot.Align(panels, tiles, dc)
+		for i, pl := range panels[0] {
+			pl.Draw(canvases[0][i])
+		}
+	})
 }

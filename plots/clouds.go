@@ -59,7 +59,7 @@ func Clouds(path string, clouds [][]float32, titles []string, wrong []bool, cols
 	cols = min(cols, n)
 	rows := (n + cols - 1) / cols
 	tileW, tileH := cloudSide+2*tilePad, cloudSide+titleSpace+2*tilePad
-	return savePNG(path, vg.Length(cols)*tileW, vg.Length(rows)*tileH, func(dc draw.Canvas) {
+	return SavePNG(path, vg.Length(cols)*tileW, vg.Length(rows)*tileH, func(dc draw.Canvas) {
 		for i, v := range views {
 			r, c := i/cols, i%cols
 			// vg's origin is bottom left; row 0 is the top row.

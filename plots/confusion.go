@@ -85,7 +85,7 @@ func Confusion(path string, classes []string, matrix [][]int, title string) erro
 	}
 	// The floor keeps the axis labels and the title of a tiny matrix from overflowing.
 	side := max(vg.Length(n)*cell+longest+vg.Points(60), vg.Points(320))
-	return savePNG(path, side, side+vg.Points(20), func(dc draw.Canvas) { p.Draw(dc) })
+	return SavePNG(path, side, side+vg.Points(20), func(dc draw.Canvas) { p.Draw(dc) })
 }
 
 // confusionGrid is the row-normalised matrix as a plotter.GridXYZ: column c is the

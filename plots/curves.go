@@ -70,7 +70,7 @@ func TrainCurves(path string, c Curves) error {
 		r[0].X.Label.Text = ""
 	}
 	w, h := 9*vg.Inch, vg.Length(len(rows))*2.6*vg.Inch+0.4*vg.Inch
-	return savePNG(path, w, h, func(dc draw.Canvas) {
+	return SavePNG(path, w, h, func(dc draw.Canvas) {
 		tiles := draw.Tiles{Rows: len(rows), Cols: 1, PadTop: 4, PadBottom: 4, PadLeft: 4, PadRight: 20, PadY: 10}
 		canvases := plot.Align(rows, tiles, dc)
 		for i, r := range rows {

@@ -19,8 +19,9 @@ import (
 // w/72·dpi × h/72·dpi pixels, rounded.
 const dpi = 96
 
-// savePNG renders a w×h canvas with paint and writes it to path atomically.
-func savePNG(path string, w, h vg.Length, paint func(dc draw.Canvas)) error {
+// SavePNG renders a w×h canvas with paint on white at the package's fixed DPI and writes
+// it to path atomically.
+func SavePNG(path string, w, h vg.Length, paint func(dc draw.Canvas)) error {
 	img := vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(dpi), vgimg.UseBackgroundColor(color.White))
 	paint(draw.New(img))
 	var buf bytes.Buffer

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -38,7 +37,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("bench", "", `Measures samples/s and peak RSS of each configuration, ours and the PyTorch reference's
 (tools/bench/reference.py with Debian's torch 1.13) on the same shapes, batch and thread
 count, each in its own process, and prints a table; --out writes it as markdown.
-Configurations: `+strings.Join(configNames(), ", ")+`.
+Configurations: `+strings.Join(bench.Names(), ", ")+`.
 Run it from the repository root on an idle machine.`, stderr)
 	configs := fs.String("configs", "all", "configurations: all or a comma-separated list")
 	batch := fs.Int("batch", 32, "batch size")
@@ -91,10 +90,10 @@ Run it from the repository root on an idle machine.`, stderr)
 	}
 	ref := bench.Reference{Python: *python, Script: *script, Variant: *variant}
 	// refNote, when set, is why the reference does not run; it fills its columns.
-	refNote := ""
+	refNote, torch := "", ""
 	if *reference == "skip" {
 		refNote = "skipped: --reference skip"
-	} else if err := ref.Check(ctx); err != nil {
+	} else if torch, err = ref.Check(ctx); err != nil {
 		refNote = "skipped: " + err.Error()
 		if errors.Is(err, bench.ErrNoTorch) {
 			refNote = "skipped: torch not installed"
@@ -103,7 +102,7 @@ Run it from the repository root on an idle machine.`, stderr)
 	}
 	rep.Reference = refNote
 	if refNote == "" {
-		rep.Reference = fmt.Sprintf("`%s %s --variant %s`, %s", ref.Python, ref.Script, *variant, torchVersion(ctx, ref.Python))
+		rep.Reference = fmt.Sprintf("`%s %s --variant %s`, torch %s", ref.Python, ref.Script, *variant, torch)
 	}
 	refs := map[string]*bench.Result{} // measured once per reference configuration
 	for _, c := range cs {
@@ -253,14 +252,6 @@ func (b *benchRun) sweeps(opt bench.Options, pointsBatch int) ([]bench.ScalePoin
 	return out, nil
 }
 
-func configNames() []string {
-	var names []string
-	for _, c := range bench.Configs() {
-		names = append(names, c.Name)
-	}
-	return names
-}
-
 // cpuModel is the first "model name" of /proc/cpuinfo, or "unknown CPU".
 func cpuModel() string {
 	data, err := os.ReadFile("/proc/cpuinfo")
@@ -292,13 +283,4 @@ func memAvailableMB() float64 {
 		}
 	}
 	return 0
-}
-
-// torchVersion asks the reference's Python for its torch version.
-func torchVersion(ctx context.Context, python string) string {
-	out, err := exec.CommandContext(ctx, python, "-c", "import torch; print(torch.__version__)").Output()
-	if err != nil {
-		return "torch version unknown"
-	}
-	return "torch " + strings.TrimSpace(string(out))
 }
