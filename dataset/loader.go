@@ -89,7 +89,11 @@ func (l *Loader) Order(epoch int) []int {
 
 // Epoch starts the workers for one epoch. The caller must Close the
 // returned iterator (also after an error or early stop).
-func (l *Loader) Epoch(epoch int) *Iter {
+func (l *Loader) Epoch(epoch int) *Iter { return l.EpochFrom(epoch, 0) }
+
+// EpochFrom is Epoch starting at batch first: it yields exactly the batches an
+// uninterrupted epoch yields from there on (how a run stopped mid-epoch resumes).
+func (l *Loader) EpochFrom(epoch, first int) *Iter {
 	it := &Iter{
 		l:       l,
 		epoch:   epoch,
@@ -100,6 +104,8 @@ func (l *Loader) Epoch(epoch int) *Iter {
 		tokens:  make(chan struct{}, l.cfg.Prefetch),
 		done:    make(chan struct{}),
 		pending: map[int]result{},
+		first:   first,
+		next:    first,
 	}
 	it.wg.Add(1 + l.cfg.Workers)
 	go it.dispatch()
@@ -130,6 +136,7 @@ type Iter struct {
 	once    sync.Once
 	wg      sync.WaitGroup
 	pending map[int]result
+	first   int // the first batch dispatched (read by dispatch, never written after start)
 	next    int
 	err     error
 }
@@ -137,7 +144,7 @@ type Iter struct {
 func (it *Iter) dispatch() {
 	defer it.wg.Done()
 	defer close(it.jobs)
-	for k := 0; k < it.nb; k++ {
+	for k := it.first; k < it.nb; k++ {
 		select {
 		case it.tokens <- struct{}{}:
 		case <-it.done:

@@ -41,6 +41,10 @@ type Run struct {
 	Progress io.Writer
 	// Resume continues from Dir's last.safetensors instead of starting afresh.
 	Resume bool
+	// TimeLimit, if positive, stops the run at the first step that ends after it: the
+	// run's state, mid-epoch included, goes to last.safetensors, Fit returns
+	// ErrTimeLimit, and Resume continues with the numbers an uninterrupted run has.
+	TimeLimit time.Duration
 	// Spec, if set, is saved in config.yaml under "spec": what the caller needs to
 	// rebuild the run (data and backbone paths, settings).
 	Spec any
@@ -72,6 +76,70 @@ type Result struct {
 // the current step; the last completed epoch's checkpoint is kept for --resume.
 var ErrInterrupted = errors.New("interrupted")
 
+// ErrTimeLimit is returned when a run's TimeLimit has passed: its state was saved after
+// the last step, and resuming continues exactly where it stopped.
+var ErrTimeLimit = errors.New("time limit reached")
+
+// partialEpoch is how far an epoch cut short by the time limit got: saved under
+// MetaPartial in last.safetensors so that a resumed run finishes that epoch with the
+// same batches, steps and totals.
+type partialEpoch struct {
+	Epoch    int     `json:"epoch"`
+	Steps    int     `json:"steps"` // completed steps of Epoch
+	LossSum  float64 `json:"loss_sum"`
+	Correct  int     `json:"correct"`
+	Seen     int     `json:"seen"`
+	Seconds  float64 `json:"seconds"`
+	GradNorm float64 `json:"grad_norm"`
+}
+
+// MetaPartial records a partial epoch (JSON) in last.safetensors.
+const MetaPartial = "partial_epoch"
+
+// deadline is when a run that starts now must stop (zero: never).
+func deadline(limit time.Duration) time.Time {
+	if limit <= 0 {
+		return time.Time{}
+	}
+	return time.Now().Add(limit)
+}
+
+func past(t time.Time) bool { return !t.IsZero() && time.Now().After(t) }
+
+// readPartial returns the partial epoch recorded in a checkpoint, if any.
+func readPartial(sd *checkpoint.StateDict, path string) (*partialEpoch, error) {
+	raw, ok := sd.Meta[MetaPartial]
+	if !ok {
+		return nil, nil
+	}
+	var p partialEpoch
+	if err := json.Unmarshal([]byte(raw), &p); err != nil {
+		return nil, fmt.Errorf("resume %s: partial epoch: %w", path, err)
+	}
+	return &p, nil
+}
+
+// putPartial records p (nil: none) in a checkpoint's metadata.
+func putPartial(sd *checkpoint.StateDict, p *partialEpoch) error {
+	if p == nil {
+		return nil
+	}
+	js, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	sd.Meta[MetaPartial] = string(js)
+	return nil
+}
+
+// timeLimitError says where a run stopped and how to go on.
+func timeLimitError(dir string, p *partialEpoch, next int) error {
+	if p != nil {
+		return fmt.Errorf("%w after epoch %d step %d; continue with --resume (%s)", ErrTimeLimit, p.Epoch, p.Steps, dir)
+	}
+	return fmt.Errorf("%w before epoch %d; continue with --resume (%s)", ErrTimeLimit, next, dir)
+}
+
 // Fit trains and evaluates every epoch, writing the run's files as it goes.
 func (r *Run) Fit(ctx context.Context) (*Result, error) {
 	net := r.Model.Net
@@ -80,10 +148,12 @@ func (r *Run) Fit(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	stopAt := deadline(r.TimeLimit)
 	res := &Result{}
 	start := 0
+	var from *partialEpoch
 	if r.Resume {
-		if start, err = r.restore(opt, res); err != nil {
+		if start, from, err = r.restore(opt, res); err != nil {
 			return nil, err
 		}
 		r.Log.Info("resuming", "dir", r.Dir, "next_epoch", start)
@@ -103,8 +173,19 @@ func (r *Run) Fit(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	loop := epochLoop{dir: r.Dir, cfg: r.Cfg, progress: r.Progress, deadline: stopAt}
 	for epoch := start; epoch < r.Cfg.Epochs; epoch++ {
-		m, err := r.trainEpoch(ctx, epoch, loader, opt, sched, params)
+		if epoch > start && past(stopAt) {
+			return res, timeLimitError(r.Dir, nil, epoch)
+		}
+		m, part, err := r.trainEpoch(ctx, loop, epoch, loader, opt, sched, params, from)
+		from = nil
+		if part != nil {
+			if err := r.saveLast(opt, res, part); err != nil {
+				return res, err
+			}
+			return res, timeLimitError(r.Dir, part, epoch)
+		}
 		if err != nil {
 			return res, err
 		}
@@ -188,9 +269,9 @@ func stepRNG(seed uint64, epoch, step int) *rand.Rand {
 	return rand.New(rand.NewPCG(seed^0x51ed, uint64(epoch)<<32|uint64(step)))
 }
 
-func (r *Run) trainEpoch(ctx context.Context, epoch int, loader *dataset.Loader, opt *optim.AdamW,
-	lr func(e, i int) float64, params []*tensor.Tensor) (EpochMetrics, error) {
-	return runEpoch(ctx, epochLoop{dir: r.Dir, cfg: r.Cfg, progress: r.Progress}, epoch, loader, opt, lr, params,
+func (r *Run) trainEpoch(ctx context.Context, loop epochLoop, epoch int, loader *dataset.Loader, opt *optim.AdamW,
+	lr func(e, i int) float64, params []*tensor.Tensor, from *partialEpoch) (EpochMetrics, *partialEpoch, error) {
+	return runEpoch(ctx, loop, epoch, loader, opt, lr, params, from,
 		func(nctx *nn.Ctx, b *dataset.Batch) (*tensor.Tensor, int, error) {
 			logits, err := r.Model.Net.Forward(nctx, b.Points, b.Size, b.N)
 			if err != nil {
@@ -205,6 +286,7 @@ type epochLoop struct {
 	dir      string
 	cfg      Config
 	progress io.Writer
+	deadline time.Time // zero: no time limit
 }
 
 // stepFunc computes one batch's loss (and, for classifiers, how many it got right).
@@ -212,34 +294,47 @@ type stepFunc func(ctx *nn.Ctx, b *dataset.Batch) (loss *tensor.Tensor, correct 
 
 // runEpoch is one epoch of optimisation shared by fine-tuning and pre-training: lr
 // schedule, forward, NaN guard, backward, clipping, AdamW, progress bar, cancellation.
+// It starts where from (if not nil) stopped. When the loop's deadline passes before the
+// last step, it returns how far it got instead of metrics.
 func runEpoch(ctx context.Context, r epochLoop, epoch int, loader *dataset.Loader, opt *optim.AdamW,
-	lr func(e, i int) float64, params []*tensor.Tensor, lossOf stepFunc) (EpochMetrics, error) {
+	lr func(e, i int) float64, params []*tensor.Tensor, from *partialEpoch, lossOf stepFunc) (EpochMetrics, *partialEpoch, error) {
 	m := EpochMetrics{Epoch: epoch, LR: lr(epoch, 0)}
-	it := loader.Epoch(epoch)
+	p := partialEpoch{Epoch: epoch}
+	if from != nil {
+		p = *from
+	}
+	nb := loader.NumBatches()
+	it := loader.EpochFrom(epoch, p.Steps)
 	defer it.Close()
 	var bar *progressbar.ProgressBar
 	if r.progress != nil {
-		bar = progressbar.NewOptions(loader.NumBatches()*r.cfg.BatchSize, progressbar.OptionSetWriter(r.progress),
+		bar = progressbar.NewOptions(nb*r.cfg.BatchSize, progressbar.OptionSetWriter(r.progress),
 			progressbar.OptionSetDescription(fmt.Sprintf("epoch %d/%d", epoch+1, r.cfg.Epochs)),
 			progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("samples"),
 			progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(200*time.Millisecond),
 			progressbar.OptionOnCompletion(func() { fmt.Fprintln(r.progress) }))
 	}
+	if bar != nil && p.Seen > 0 {
+		bar.Add(p.Seen)
+	}
 	start := time.Now()
 	arena := tensor.NewArena()
 	defer arena.Close()
-	var lossSum float64
-	correct, seen := 0, 0
-	for step := 0; ; step++ {
+	for step := p.Steps; ; step++ {
 		if ctx.Err() != nil {
-			return m, fmt.Errorf("%w at epoch %d step %d; %s", ErrInterrupted, epoch, step, keptMessage(r.dir))
+			return m, nil, fmt.Errorf("%w at epoch %d step %d; %s", ErrInterrupted, epoch, step, keptMessage(r.dir))
+		}
+		if step > p.Steps && step < nb && past(r.deadline) {
+			p.Steps = step
+			p.Seconds += time.Since(start).Seconds()
+			return m, &p, nil
 		}
 		b, err := it.Next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return m, fmt.Errorf("epoch %d: %w", epoch, err)
+			return m, nil, fmt.Errorf("epoch %d: %w", epoch, err)
 		}
 		rate := lr(epoch, step)
 		nctx := &nn.Ctx{Train: true, RNG: stepRNG(r.cfg.Seed, epoch, step), Recompute: r.cfg.Recompute}
@@ -260,31 +355,32 @@ func runEpoch(ctx context.Context, r epochLoop, epoch int, loader *dataset.Loade
 			tensor.Backward(loss)
 		})
 		if stepErr != nil {
-			return m, stepErr
+			return m, nil, stepErr
 		}
 		norm = optim.ClipGradNorm(params, clipOrInf(r.cfg.ClipNorm))
 		if math.IsNaN(norm) || math.IsInf(norm, 0) {
-			return m, fmt.Errorf("gradient norm is %v at epoch %d step %d: stopping; %s", norm, epoch, step, keptMessage(r.dir))
+			return m, nil, fmt.Errorf("gradient norm is %v at epoch %d step %d: stopping; %s", norm, epoch, step, keptMessage(r.dir))
 		}
 		if err := opt.Step(rate); err != nil {
-			return m, err
+			return m, nil, err
 		}
-		for _, p := range params {
-			p.ZeroGrad()
+		for _, t := range params {
+			t.ZeroGrad()
 		}
-		lossSum += lossValue * float64(b.Size)
-		correct += right
-		seen += b.Size
-		m.GradNorm = norm
+		p.LossSum += lossValue * float64(b.Size)
+		p.Correct += right
+		p.Seen += b.Size
+		p.GradNorm = norm
 		if bar != nil {
 			bar.Add(b.Size)
 		}
 	}
-	m.Seconds = time.Since(start).Seconds()
-	m.TrainLoss = lossSum / float64(max(seen, 1))
-	m.TrainAcc = float64(correct) / float64(max(seen, 1))
-	m.SamplesPerS = float64(seen) / m.Seconds
-	return m, nil
+	m.GradNorm = p.GradNorm
+	m.Seconds = p.Seconds + time.Since(start).Seconds()
+	m.TrainLoss = p.LossSum / float64(max(p.Seen, 1))
+	m.TrainAcc = float64(p.Correct) / float64(max(p.Seen, 1))
+	m.SamplesPerS = float64(p.Seen) / m.Seconds
+	return m, nil, nil
 }
 
 func clipOrInf(c float64) float64 {
@@ -377,44 +473,66 @@ func (r *Run) saveEpoch(epoch int, opt *optim.AdamW, res *Result, improved bool)
 			}
 		}
 	}
+	return r.writeLast(sd, opt, res, nil)
+}
+
+// saveLast writes last.safetensors in the middle of an epoch: the last completed
+// epoch's number and history with the current weights, optimizer state and p.
+func (r *Run) saveLast(opt *optim.AdamW, res *Result, p *partialEpoch) error {
+	sd, err := r.Model.StateDict(false)
+	if err != nil {
+		return err
+	}
+	sd.Meta[MetaEpoch] = strconv.Itoa(p.Epoch - 1)
+	return r.writeLast(sd, opt, res, p)
+}
+
+func (r *Run) writeLast(sd *checkpoint.StateDict, opt *optim.AdamW, res *Result, p *partialEpoch) error {
 	putOptimState(sd, opt)
 	hist, err := json.Marshal(res)
 	if err != nil {
 		return err
 	}
 	sd.Meta["result"] = string(hist)
+	if err := putPartial(sd, p); err != nil {
+		return err
+	}
 	return checkpoint.WriteSafetensors(filepath.Join(r.Dir, "last.safetensors"), sd)
 }
 
 // restore loads last.safetensors: weights, buffers, optimizer state and history. It
-// returns the next epoch to run.
-func (r *Run) restore(opt *optim.AdamW, res *Result) (int, error) {
+// returns the next epoch to run and, if the run stopped inside it, how far it got.
+func (r *Run) restore(opt *optim.AdamW, res *Result) (int, *partialEpoch, error) {
 	path := filepath.Join(r.Dir, "last.safetensors")
 	sd, err := checkpoint.ReadSafetensors(path)
 	if err != nil {
-		return 0, fmt.Errorf("resume: %w", err)
+		return 0, nil, fmt.Errorf("resume: %w", err)
 	}
 	if h := sd.Meta[MetaBackbone]; h != r.Model.BackboneHash {
-		return 0, fmt.Errorf("resume %s: the run started from backbone %s, this model's is %s", path, h, r.Model.BackboneHash)
+		return 0, nil, fmt.Errorf("resume %s: the run started from backbone %s, this model's is %s", path, h, r.Model.BackboneHash)
 	}
 	if m := sd.Meta[MetaMethod]; m != string(r.Model.Method) {
-		return 0, fmt.Errorf("resume %s: the run used method %s, not %s", path, m, r.Model.Method)
+		return 0, nil, fmt.Errorf("resume %s: the run used method %s, not %s", path, m, r.Model.Method)
 	}
 	epoch, err := strconv.Atoi(sd.Meta[MetaEpoch])
 	if err != nil {
-		return 0, fmt.Errorf("resume %s: no epoch recorded", path)
+		return 0, nil, fmt.Errorf("resume %s: no epoch recorded", path)
+	}
+	part, err := readPartial(sd, path)
+	if err != nil {
+		return 0, nil, err
 	}
 	state, _ := splitOptimState(sd)
 	if _, err := nn.LoadState(r.Model.Net, modelTensors(sd)); err != nil {
-		return 0, fmt.Errorf("resume %s: %w", path, err)
+		return 0, nil, fmt.Errorf("resume %s: %w", path, err)
 	}
 	if err := opt.LoadState(state); err != nil {
-		return 0, fmt.Errorf("resume %s: %w", path, err)
+		return 0, nil, fmt.Errorf("resume %s: %w", path, err)
 	}
 	if err := json.Unmarshal([]byte(sd.Meta["result"]), res); err != nil {
-		return 0, fmt.Errorf("resume %s: history: %w", path, err)
+		return 0, nil, fmt.Errorf("resume %s: history: %w", path, err)
 	}
-	return epoch + 1, nil
+	return epoch + 1, part, nil
 }
 
 // PlotRun draws a run directory's metrics.jsonl as a training-curves PNG at out.

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pointpeft/pointpeft/internal/atomicfile"
 
@@ -35,6 +36,12 @@ type PretrainRun struct {
 	Log      *slog.Logger
 	Progress io.Writer
 	Resume   bool
+	// TimeLimit stops the run at the first step that ends after it, as Run's does.
+	TimeLimit time.Duration
+	// KeepEvery, if positive, also keeps the encoder of every KeepEvery-th epoch as
+	// backbone-epochNNN.safetensors (epochs counted from 1), for probing the backbone's
+	// quality along the way.
+	KeepEvery int
 }
 
 // Fit pre-trains, writing config.yaml, metrics.jsonl (train_loss is the Chamfer-L2
@@ -46,10 +53,12 @@ func (r *PretrainRun) Fit(ctx context.Context) ([]EpochMetrics, error) {
 	if err != nil {
 		return nil, err
 	}
+	stopAt := deadline(r.TimeLimit)
 	var history []EpochMetrics
 	start := 0
+	var from *partialEpoch
 	if r.Resume {
-		if start, history, err = r.restore(opt); err != nil {
+		if start, history, from, err = r.restore(opt); err != nil {
 			return nil, err
 		}
 		r.Log.Info("resuming pre-training", "dir", r.Dir, "next_epoch", start)
@@ -75,9 +84,12 @@ func (r *PretrainRun) Fit(ctx context.Context) ([]EpochMetrics, error) {
 	if err != nil {
 		return nil, err
 	}
-	loop := epochLoop{dir: r.Dir, cfg: r.Cfg, progress: r.Progress}
+	loop := epochLoop{dir: r.Dir, cfg: r.Cfg, progress: r.Progress, deadline: stopAt}
 	for epoch := start; epoch < r.Cfg.Epochs; epoch++ {
-		m, err := runEpoch(ctx, loop, epoch, loader, opt, sched, params,
+		if epoch > start && past(stopAt) {
+			return history, timeLimitError(r.Dir, nil, epoch)
+		}
+		m, part, err := runEpoch(ctx, loop, epoch, loader, opt, sched, params, from,
 			func(nctx *nn.Ctx, b *dataset.Batch) (*tensor.Tensor, int, error) {
 				out, err := r.Model.Forward(nctx, b.Points, b.Size, b.N, nil)
 				if err != nil {
@@ -85,6 +97,13 @@ func (r *PretrainRun) Fit(ctx context.Context) ([]EpochMetrics, error) {
 				}
 				return out.Loss, 0, nil
 			})
+		from = nil
+		if part != nil {
+			if err := r.writeLast(epoch-1, opt, history, part); err != nil {
+				return history, err
+			}
+			return history, timeLimitError(r.Dir, part, epoch)
+		}
 		if err != nil {
 			return history, err
 		}
@@ -108,6 +127,17 @@ func (r *PretrainRun) save(epoch int, opt *optim.AdamW, history []EpochMetrics) 
 	if err := ExportBackbone(r.Model, filepath.Join(r.Dir, "backbone.safetensors"), false); err != nil {
 		return err
 	}
+	if r.KeepEvery > 0 && (epoch+1)%r.KeepEvery == 0 {
+		if err := ExportBackbone(r.Model, filepath.Join(r.Dir, fmt.Sprintf("backbone-epoch%03d.safetensors", epoch+1)), false); err != nil {
+			return err
+		}
+	}
+	return r.writeLast(epoch, opt, history, nil)
+}
+
+// writeLast writes last.safetensors: weights, optimizer state, history, the last
+// completed epoch and, for a run stopped mid-epoch, how far the next one got.
+func (r *PretrainRun) writeLast(epoch int, opt *optim.AdamW, history []EpochMetrics, p *partialEpoch) error {
 	sd := nn.StateDict(r.Model, false)
 	cfg, err := json.Marshal(r.Model.Cfg)
 	if err != nil {
@@ -124,31 +154,38 @@ func (r *PretrainRun) save(epoch int, opt *optim.AdamW, history []EpochMetrics) 
 	sd.Meta[MetaModelConfig], sd.Meta[MetaMAEConfig], sd.Meta[MetaEpoch], sd.Meta["result"] =
 		string(cfg), string(mae), strconv.Itoa(epoch), string(hist)
 	putOptimState(sd, opt)
+	if err := putPartial(sd, p); err != nil {
+		return err
+	}
 	return checkpoint.WriteSafetensors(filepath.Join(r.Dir, "last.safetensors"), sd)
 }
 
-func (r *PretrainRun) restore(opt *optim.AdamW) (int, []EpochMetrics, error) {
+func (r *PretrainRun) restore(opt *optim.AdamW) (int, []EpochMetrics, *partialEpoch, error) {
 	path := filepath.Join(r.Dir, "last.safetensors")
 	sd, err := checkpoint.ReadSafetensors(path)
 	if err != nil {
-		return 0, nil, fmt.Errorf("resume: %w", err)
+		return 0, nil, nil, fmt.Errorf("resume: %w", err)
 	}
 	epoch, err := strconv.Atoi(sd.Meta[MetaEpoch])
 	if err != nil {
-		return 0, nil, fmt.Errorf("resume %s: no epoch recorded", path)
+		return 0, nil, nil, fmt.Errorf("resume %s: no epoch recorded", path)
+	}
+	part, err := readPartial(sd, path)
+	if err != nil {
+		return 0, nil, nil, err
 	}
 	state, rest := splitOptimState(sd)
 	if _, err := nn.LoadState(r.Model, rest); err != nil {
-		return 0, nil, fmt.Errorf("resume %s: %w", path, err)
+		return 0, nil, nil, fmt.Errorf("resume %s: %w", path, err)
 	}
 	if err := opt.LoadState(state); err != nil {
-		return 0, nil, fmt.Errorf("resume %s: %w", path, err)
+		return 0, nil, nil, fmt.Errorf("resume %s: %w", path, err)
 	}
 	var history []EpochMetrics
 	if err := json.Unmarshal([]byte(sd.Meta["result"]), &history); err != nil {
-		return 0, nil, fmt.Errorf("resume %s: history: %w", path, err)
+		return 0, nil, nil, fmt.Errorf("resume %s: history: %w", path, err)
 	}
-	return epoch + 1, history, nil
+	return epoch + 1, history, part, nil
 }
 
 // splitOptimState separates the optim.* tensors of a checkpoint (AdamW moments and step

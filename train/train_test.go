@@ -3,15 +3,18 @@ package train
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/pointpeft/pointpeft/dataset"
 	"github.com/pointpeft/pointpeft/model"
+	"github.com/pointpeft/pointpeft/nn"
 	"github.com/pointpeft/pointpeft/peft"
 )
 
@@ -171,4 +174,103 @@ func countLines(b []byte) int {
 		}
 	}
 	return n
+}
+
+// TestTimeLimitResumesMidEpoch: a run that stops at its time limit after every single
+// step and is resumed each time ends with exactly the history and weights of an
+// uninterrupted run, for fine-tuning and for pre-training.
+func TestTimeLimitResumesMidEpoch(t *testing.T) {
+	tr, te := shapes(t, 48, 32, 256)
+	strip := func(h []EpochMetrics) []EpochMetrics {
+		out := append([]EpochMetrics(nil), h...)
+		for i := range out {
+			out[i].Seconds, out[i].SamplesPerS = 0, 0
+		}
+		return out
+	}
+	t.Run("finetune", func(t *testing.T) {
+		want, err := newRun(t, t.TempDir(), peft.MethodFull, 2, tr, te).Fit(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		var got *Result
+		stops := 0
+		for resume := false; ; resume = true {
+			r := newRun(t, dir, peft.MethodFull, 2, tr, te)
+			r.Resume, r.TimeLimit = resume, time.Nanosecond
+			res, err := r.Fit(context.Background())
+			if err == nil {
+				got = res
+				break
+			}
+			if !errors.Is(err, ErrTimeLimit) {
+				t.Fatal(err)
+			}
+			if stops++; stops > 20 {
+				t.Fatal("the run never finished")
+			}
+		}
+		// 3 steps an epoch: stops after steps 1 and 2 of each epoch, and at the epoch boundary.
+		if stops != 5 {
+			t.Errorf("%d stops, want 5", stops)
+		}
+		if !reflect.DeepEqual(strip(got.History), strip(want.History)) {
+			a, _ := json.Marshal(strip(want.History))
+			b, _ := json.Marshal(strip(got.History))
+			t.Fatalf("resumed run differs:\nwant %s\ngot  %s", a, b)
+		}
+	})
+	t.Run("pretrain", func(t *testing.T) {
+		fit := func(dir string, limit time.Duration, resume bool) ([]EpochMetrics, *model.PointMAEPretrain, error) {
+			mcfg := model.PointMAEPretrainConfig()
+			mcfg.TransDim, mcfg.EncoderDims, mcfg.Depth, mcfg.Heads = 48, 48, 1, 4
+			mcfg.EncoderHidden, mcfg.NumGroup, mcfg.GroupSize = [3]int{32, 64, 96}, 16, 16
+			mae := model.DefaultMAEConfig()
+			mae.DecoderDepth, mae.DecoderHeads = 1, 4
+			m, err := model.NewPointMAEPretrain(mcfg, mae, rand.New(rand.NewPCG(1, 1)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := quickConfig(2)
+			cfg.Augment = "scale-translate"
+			r := &PretrainRun{Dir: dir, Cfg: cfg, Model: m, Data: tr, Resume: resume, TimeLimit: limit, KeepEvery: 1}
+			h, err := r.Fit(context.Background())
+			return h, m, err
+		}
+		want, wm, err := fit(t.TempDir(), 0, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		var got []EpochMetrics
+		var gm *model.PointMAEPretrain
+		for resume, stops := false, 0; ; resume = true {
+			h, m, err := fit(dir, time.Nanosecond, resume)
+			if err == nil {
+				got, gm = h, m
+				break
+			}
+			if !errors.Is(err, ErrTimeLimit) {
+				t.Fatal(err)
+			}
+			if stops++; stops > 20 {
+				t.Fatal("the run never finished")
+			}
+		}
+		if !reflect.DeepEqual(strip(got), strip(want)) {
+			t.Fatalf("resumed pre-training differs:\nwant %+v\ngot  %+v", strip(want), strip(got))
+		}
+		a, b := nn.StateDict(wm, false), nn.StateDict(gm, false)
+		for _, k := range a.Keys {
+			if !slices.Equal(a.Tensors[k].F32, b.Tensors[k].F32) {
+				t.Fatalf("%s differs after resuming", k)
+			}
+		}
+		for _, f := range []string{"backbone-epoch001.safetensors", "backbone-epoch002.safetensors"} {
+			if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+				t.Error(err)
+			}
+		}
+	})
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -170,6 +171,7 @@ continues a stopped run with its saved settings.
 	fs.String("resume", "", "continue the run in this directory from its last checkpoint")
 	out := fs.String("out", "", "run directory (default runs/<method>-<time>)")
 	verbose := fs.Bool("v", true, "log every epoch")
+	limit := fs.Duration("time-limit", 0, "stop cleanly at the first step after this long (e.g. 2h30m), saving the state for --resume")
 	mode := specFlags(fs, &spec)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -183,7 +185,7 @@ continues a stopped run with its saved settings.
 	}
 	ctx, stop := signalContext()
 	defer stop()
-	res, m, err := finetune(ctx, spec, *out, resume != "", stdout, stderr, *verbose)
+	res, m, err := finetune(ctx, spec, *out, resume != "", *limit, stdout, stderr, *verbose)
 	if err != nil {
 		if errors.Is(err, train.ErrInterrupted) {
 			fmt.Fprintf(stderr, "stopped: %v\n", err)
@@ -203,7 +205,7 @@ continues a stopped run with its saved settings.
 }
 
 // finetune builds the model a spec describes and runs it.
-func finetune(ctx context.Context, spec runSpec, out string, resume bool, stdout, stderr io.Writer, verbose bool) (*train.Result, *train.Model, error) {
+func finetune(ctx context.Context, spec runSpec, out string, resume bool, limit time.Duration, stdout, stderr io.Writer, verbose bool) (*train.Result, *train.Model, error) {
 	if spec.Backbone == "" || spec.Data == "" {
 		return nil, nil, fmt.Errorf("--backbone and --data are required")
 	}
@@ -229,7 +231,7 @@ func finetune(ctx context.Context, spec runSpec, out string, resume bool, stdout
 		return nil, nil, err
 	}
 	run := &train.Run{Dir: out, Cfg: spec.Train, Model: m, Train: trainSet, Test: testSet, Log: log, Progress: stderr,
-		Resume: resume, Spec: spec}
+		Resume: resume, Spec: spec, TimeLimit: limit}
 	res, err := run.Fit(ctx)
 	return res, m, err
 }

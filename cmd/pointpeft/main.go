@@ -11,6 +11,8 @@ import (
 	"runtime/debug"
 	"sort"
 	"strings"
+
+	"github.com/pointpeft/pointpeft/train"
 )
 
 // command is one subcommand of the CLI.
@@ -48,6 +50,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 				return 0
 			case errors.Is(err, errUsage):
 				return 2
+			case errors.Is(err, train.ErrTimeLimit):
+				// A planned stop: the state is saved and --resume continues it.
+				fmt.Fprintf(stderr, "pointpeft %s: stopped: %v\n", c.name, err)
+				return 0
 			default:
 				fmt.Fprintf(stderr, "pointpeft %s: %v\n", c.name, err)
 				return 1

@@ -47,6 +47,8 @@ for 'pointpeft finetune --backbone').
 	groupSize := fs.Int("group-size", 32, "points per group")
 	resume := fs.Bool("resume", false, "continue the run in --out from its last checkpoint")
 	verbose := fs.Bool("v", true, "log every epoch")
+	limit := fs.Duration("time-limit", 0, "stop cleanly at the first step after this long (e.g. 2h30m), saving the state for --resume")
+	keep := fs.Int("keep-every", 0, "also keep the encoder of every N-th epoch as backbone-epochNNN.safetensors (0: only the last)")
 	cfg := train.DefaultConfig()
 	cfg.LR, cfg.Epochs, cfg.BatchSize, cfg.Schedule = 1e-3, 300, 32, "epoch"
 	trainFlags(fs, &cfg)
@@ -73,7 +75,8 @@ for 'pointpeft finetune --backbone').
 	}
 	ctx, stop := signalContext()
 	defer stop()
-	run := &train.PretrainRun{Dir: *out, Cfg: cfg, Model: m, Data: ds, Log: newLogger(stderr, *verbose), Progress: stderr, Resume: *resume}
+	run := &train.PretrainRun{Dir: *out, Cfg: cfg, Model: m, Data: ds, Log: newLogger(stderr, *verbose), Progress: stderr, Resume: *resume,
+		TimeLimit: *limit, KeepEvery: *keep}
 	hist, err := run.Fit(ctx)
 	if err != nil {
 		return err
