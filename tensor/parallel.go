@@ -19,6 +19,28 @@ func SetThreads(n int) {
 	blas.SetThreads(n)
 }
 
+// GEMMBackend describes the matrix-multiply library and kernel the engine runs.
+type GEMMBackend struct {
+	Library string // "openblas" or "gonum (pure Go)"
+	Kernel  string // the kernel in use (OpenBLAS's core name)
+	// Detected is the kernel the library chose by itself; it differs from Kernel when
+	// the engine switched a generic kernel for the best one the CPU supports.
+	Detected string
+	Config   string // the library's build configuration
+	Note     string // how Kernel was chosen
+	// Warning, if set, says that GEMMs run slower than this CPU allows, and why.
+	Warning string
+}
+
+// GEMM reports the matrix-multiply library and kernel in use.
+func GEMM() GEMMBackend {
+	k := blas.Info()
+	return GEMMBackend{Library: k.Library, Kernel: k.Core, Detected: k.Detected, Config: k.Config, Note: k.Note, Warning: k.Warning}
+}
+
+// String is "library kernel (note)", e.g. "openblas Haswell (chosen by OpenBLAS)".
+func (g GEMMBackend) String() string { return g.Library + " " + g.Kernel + " (" + g.Note + ")" }
+
 // BLASName says which GEMM implementation is compiled in.
 func BLASName() string { return blas.Name }
 

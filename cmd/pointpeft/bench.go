@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,6 +16,8 @@ import (
 	"github.com/pointpeft/pointpeft/bench"
 	"github.com/pointpeft/pointpeft/internal/atomicfile"
 	"github.com/pointpeft/pointpeft/peft"
+	"github.com/pointpeft/pointpeft/sysinfo"
+	"github.com/pointpeft/pointpeft/tensor"
 )
 
 func init() {
@@ -82,8 +82,8 @@ Run it from the repository root on an idle machine.`, stderr)
 	ctx, stop := signalContext()
 	defer stop()
 	b := &benchRun{ctx: ctx, exe: exe, stderr: stderr}
-	rep := bench.Report{Command: "pointpeft bench " + strings.Join(args, " "), Date: time.Now(), CPU: cpuModel(),
-		CPUs: runtime.NumCPU(), Threads: opt.Threads, Backend: blasName(), Batch: opt.Batch, Steps: opt.Steps,
+	rep := bench.Report{Command: "pointpeft bench " + strings.Join(args, " "), Date: time.Now(), CPU: sysinfo.Read().CPULine(),
+		CPUs: runtime.NumCPU(), Threads: opt.Threads, Backend: tensor.GEMM().String(), Batch: opt.Batch, Steps: opt.Steps,
 		Warmup: opt.Warmup, Mode: opt.Mode}
 	if *variant != "oracle" && *variant != "authors" {
 		return fmt.Errorf("bench: --reference-variant %q: want oracle or authors", *variant)
@@ -250,21 +250,6 @@ func (b *benchRun) sweeps(opt bench.Options, pointsBatch int) ([]bench.ScalePoin
 		}
 	}
 	return out, nil
-}
-
-// cpuModel is the first "model name" of /proc/cpuinfo, or "unknown CPU".
-func cpuModel() string {
-	data, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return "unknown CPU"
-	}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "unknown CPU"
 }
 
 // memAvailableMB is MemAvailable of /proc/meminfo in MiB, or 0 when unknown.

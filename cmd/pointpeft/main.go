@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/pointpeft/pointpeft/sysinfo"
+	"github.com/pointpeft/pointpeft/tensor"
 	"github.com/pointpeft/pointpeft/train"
 )
 
@@ -44,6 +46,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	for _, c := range commands {
 		if c.name == args[0] {
+			if w := tensor.GEMM().Warning; w != "" {
+				fmt.Fprintf(stderr, "pointpeft: warning: %s\n", w)
+			}
 			err := c.run(args[1:], stdout, stderr)
 			switch {
 			case err == nil, errors.Is(err, flag.ErrHelp):
@@ -108,7 +113,7 @@ func init() {
 }
 
 func runVersion(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("version", "", "Prints the version, the Go toolchain and the GEMM backend.", stderr)
+	fs := newFlags("version", "", "Prints the version, the Go toolchain, the CPU and the GEMM library and kernel in use.", stderr)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -125,6 +130,6 @@ func runVersion(args []string, stdout, stderr io.Writer) error {
 			}
 		}
 	}
-	fmt.Fprintf(stdout, "pointpeft %s\ngo %s\ngemm %s\n", version, goVersion, blasName())
+	fmt.Fprintf(stdout, "pointpeft %s\ngo       %s\n%s", version, goVersion, sysinfo.Read())
 	return nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"github.com/pointpeft/pointpeft/tensor"
 	"strings"
 	"testing"
 )
@@ -45,8 +46,11 @@ func TestVersion(t *testing.T) {
 	if code := run([]string{"version"}, &out, &errb); code != 0 {
 		t.Fatalf("version exited %d", code)
 	}
-	if !strings.Contains(out.String(), "gemm ") {
-		t.Fatalf("version output %q", out.String())
+	g := tensor.GEMM()
+	for _, want := range []string{"cpu ", "gemm     " + g.Library + ", kernel " + g.Kernel + ": "} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("version output %q lacks %q", out.String(), want)
+		}
 	}
 }
 

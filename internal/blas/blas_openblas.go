@@ -8,10 +8,28 @@ package blas
 void openblas_set_num_threads(int num_threads);
 int openblas_get_num_threads(void);
 int blas_thread_shutdown_(void);
+char *openblas_get_corename(void);
+char *openblas_get_config(void);
+
+// A DYNAMIC_ARCH build (Debian's) keeps its kernel table in gotoblas and chooses it in
+// gotoblas_dynamic_init from the CPU or OPENBLAS_CORETYPE. Weak, so that a build for one
+// fixed CPU, which has none of these, still links.
+extern void *gotoblas __attribute__((weak));
+void gotoblas_dynamic_init(void) __attribute__((weak));
+void gotoblas_dynamic_quit(void) __attribute__((weak));
+
+static int pp_dynamic(void) { return &gotoblas != 0 && gotoblas_dynamic_init != 0 && gotoblas_dynamic_quit != 0; }
+static void *pp_table(void) { return gotoblas; }
+static void pp_set_table(void *t) { gotoblas = t; }
+// Chooses the kernel table again; OPENBLAS_CORETYPE, if set, names it.
+static void pp_rechoose(void) { gotoblas_dynamic_quit(); gotoblas_dynamic_init(); }
 */
 import "C"
 
-import "unsafe"
+import (
+	"os"
+	"unsafe"
+)
 
 // Name says which implementation was compiled in.
 const Name = "openblas"
@@ -25,7 +43,19 @@ const Name = "openblas"
 func init() {
 	C.openblas_set_num_threads(1)
 	C.blas_thread_shutdown_()
+	kernel = chooseKernel(openblas{}, hostFeatures(), os.Getenv(coreEnv))
 }
+
+// openblas is the kernelSwitcher of the linked OpenBLAS.
+type openblas struct{}
+
+func (openblas) core() string   { return C.GoString(C.openblas_get_corename()) }
+func (openblas) config() string { return C.GoString(C.openblas_get_config()) }
+func (openblas) dynamic() bool  { return C.pp_dynamic() != 0 }
+func (openblas) verify() error  { return verifySgemm(sgemm1) }
+func (openblas) table() any     { return C.pp_table() }
+func (openblas) restore(t any)  { C.pp_set_table(t.(unsafe.Pointer)) }
+func (openblas) rechoose()      { C.pp_rechoose() } // os.Setenv also sets the C environment it reads
 
 // SetThreads sets how many goroutines one large GEMM is split over.
 func SetThreads(n int) { setThreads(n) }

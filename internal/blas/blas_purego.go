@@ -14,6 +14,10 @@ const Name = "gonum (pure Go)"
 
 var impl gonum.Implementation
 
+func init() {
+	kernel = Kernel{Library: Name, Core: "Go", Detected: "Go", Note: "built without cgo (CGO_ENABLED=0 or -tags purego): about ten times slower than OpenBLAS"}
+}
+
 // SetThreads is a no-op: gonum parallelises with goroutines under GOMAXPROCS.
 func SetThreads(n int) {}
 
