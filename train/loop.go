@@ -17,7 +17,6 @@ import (
 
 	"github.com/pointpeft/pointpeft/internal/atomicfile"
 
-	"github.com/schollz/progressbar/v3"
 	"gopkg.in/yaml.v3"
 
 	"github.com/pointpeft/pointpeft/checkpoint"
@@ -26,6 +25,7 @@ import (
 	"github.com/pointpeft/pointpeft/optim"
 	"github.com/pointpeft/pointpeft/peft"
 	"github.com/pointpeft/pointpeft/plots"
+	"github.com/pointpeft/pointpeft/progress"
 	"github.com/pointpeft/pointpeft/tensor"
 )
 
@@ -306,17 +306,12 @@ func runEpoch(ctx context.Context, r epochLoop, epoch int, loader *dataset.Loade
 	nb := loader.NumBatches()
 	it := loader.EpochFrom(epoch, p.Steps)
 	defer it.Close()
-	var bar *progressbar.ProgressBar
-	if r.progress != nil {
-		bar = progressbar.NewOptions(nb*r.cfg.BatchSize, progressbar.OptionSetWriter(r.progress),
-			progressbar.OptionSetDescription(fmt.Sprintf("epoch %d/%d", epoch+1, r.cfg.Epochs)),
-			progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("samples"),
-			progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(200*time.Millisecond),
-			progressbar.OptionOnCompletion(func() { fmt.Fprintln(r.progress) }))
+	label := fmt.Sprintf("epoch %d/%d", epoch+1, r.cfg.Epochs)
+	if p.Steps > 0 {
+		label += fmt.Sprintf(" (resumed at step %d)", p.Steps)
 	}
-	if bar != nil && p.Seen > 0 {
-		bar.Add(p.Seen)
-	}
+	bar := progress.New(r.progress, label, (nb-p.Steps)*r.cfg.BatchSize, "samples")
+	defer bar.Done()
 	start := time.Now()
 	arena := tensor.NewArena()
 	defer arena.Close()
@@ -371,9 +366,7 @@ func runEpoch(ctx context.Context, r epochLoop, epoch int, loader *dataset.Loade
 		p.Correct += right
 		p.Seen += b.Size
 		p.GradNorm = norm
-		if bar != nil {
-			bar.Add(b.Size)
-		}
+		bar.Add(b.Size)
 	}
 	m.GradNorm = p.GradNorm
 	m.Seconds = p.Seconds + time.Since(start).Seconds()
