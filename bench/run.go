@@ -11,9 +11,9 @@ import (
 	"github.com/pointpeft/pointpeft/internal/blas"
 	"github.com/pointpeft/pointpeft/model"
 	"github.com/pointpeft/pointpeft/nn"
-	"github.com/pointpeft/pointpeft/optim"
 	"github.com/pointpeft/pointpeft/peft"
 	"github.com/pointpeft/pointpeft/tensor"
+	"github.com/pointpeft/pointpeft/train"
 )
 
 // Options are the run settings shared by both sides of a comparison.
@@ -37,9 +37,6 @@ type Result struct {
 	GroupShare   float64 `json:"group_share,omitempty"`
 	GroupSeconds float64 `json:"group_seconds,omitempty"`
 }
-
-// learningRate is a typical fine-tuning rate; its value does not change the cost.
-const learningRate = 5e-4
 
 // Run builds cfg's model once, runs opt.Warmup untimed and opt.Steps timed steps on one
 // random batch, and reports the median step. GEMMShare is the wall time during which a
@@ -102,37 +99,37 @@ func newStep(cfg Config, pts []float32, b int, rng *rand.Rand) (func() error, er
 	if err != nil {
 		return nil, err
 	}
-	arena := tensor.NewArena()
 	if cfg.Kind == Bank {
 		prior, err := peft.NewPriorEncoder(bb, cfg.PEFT.PriorGroups, cfg.PEFT.PriorGroupSize)
 		if err != nil {
 			return nil, err
 		}
-		return func() (err error) {
-			arena.Step(func() { _, err = prior.Feature(pts, b, n) })
+		src := batchSource{pts: pts, n: n}
+		return func() error {
+			_, err := peft.BuildBank(prior, src, n, b, nil, nil)
 			return err
 		}, nil
 	}
-	params, forward := bb.Params(), bb.Forward
+	var net train.Classifier = bb
 	if cfg.Method == peft.MethodPointPEFT {
 		m, err := peft.New(bb, cfg.PEFT, rng)
 		if err != nil {
 			return nil, err
 		}
 		m.Bank = randomBank(cfg.BankSize, cfg.Backbone.TransDim, rng)
-		params, forward = m.Params(), m.Forward
+		net = m
 	}
-	ctx := &nn.Ctx{Train: cfg.Kind == Train, RNG: rng, Recompute: cfg.Recompute}
 	if cfg.Kind == Infer {
-		return func() (err error) {
-			arena.Step(func() { tensor.NoGrad(func() { _, err = forward(ctx, pts, b, n) }) })
-			return err
-		}, nil
+		arena := tensor.NewArena()
+		probs := make([]float32, b*cfg.Backbone.Classes)
+		return func() error { return train.Probabilities(arena, net, pts, b, n, 1, probs) }, nil
 	}
-	if err := peft.SetTrainable(params, cfg.Method); err != nil {
+	if err := peft.SetTrainable(net.Params(), cfg.Method); err != nil {
 		return nil, err
 	}
-	opt, err := optim.NewAdamW(optim.ParamGroups(params, 0.05))
+	// The step finetune runs: the reference recipe's weight decay and clipping.
+	recipe := train.DefaultConfig()
+	st, err := train.NewStepper(recipe, net.Params())
 	if err != nil {
 		return nil, err
 	}
@@ -140,25 +137,23 @@ func newStep(cfg Config, pts []float32, b int, rng *rand.Rand) (func() error, er
 	for i := range labels {
 		labels[i] = rng.IntN(cfg.Backbone.Classes)
 	}
-	return func() (err error) {
-		arena.Step(func() {
-			var logits *tensor.Tensor
-			if logits, err = forward(ctx, pts, b, n); err != nil {
-				return
-			}
-			tensor.Backward(tensor.CrossEntropy(logits, labels, 0))
-		})
-		if err != nil {
-			return err
-		}
-		if err := opt.Step(learningRate); err != nil {
-			return err
-		}
-		for _, p := range params {
-			p.ZeroGrad()
-		}
-		return nil
+	ctx := &nn.Ctx{Train: true, RNG: rng, Recompute: cfg.Recompute}
+	loss := train.CrossEntropyLoss(net, pts, b, n, labels, recipe.Smoothing)
+	return func() error {
+		_, err := st.Step(ctx, recipe.LR, loss)
+		return err
 	}, nil
+}
+
+// batchSource is one batch of clouds as a memory-bank source.
+type batchSource struct {
+	pts []float32
+	n   int
+}
+
+func (s batchSource) Len() int { return len(s.pts) / (3 * s.n) }
+func (s batchSource) Cloud(i int) ([]float32, error) {
+	return s.pts[i*s.n*3 : (i+1)*s.n*3], nil
 }
 
 // randomBank is a bank of unit-norm random features: retrieval costs the same whatever

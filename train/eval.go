@@ -39,7 +39,6 @@ func Evaluate(ctx context.Context, net Classifier, ds dataset.Dataset, batch, vo
 	}
 	it := loader.Epoch(0)
 	defer it.Close()
-	evalCtx := &nn.Ctx{}
 	arena := tensor.NewArena()
 	defer arena.Close()
 	for k := 0; ; k++ {
@@ -63,27 +62,8 @@ func Evaluate(ctx context.Context, net Classifier, ds dataset.Dataset, batch, vo
 					return nil, err
 				}
 			}
-			var ferr error
-			// In the arena, each block's intermediates go back as soon as it is done
-			// (tensor.Segment), and the next batch reuses the memory.
-			arena.Step(func() {
-				tensor.NoGrad(func() {
-					logits, err := net.Forward(evalCtx, pts, b.Size, b.N)
-					if err != nil {
-						ferr = err
-						return
-					}
-					if logits.Dim(1) != classes {
-						ferr = fmt.Errorf("the model predicts %d classes, the data set has %d", logits.Dim(1), classes)
-						return
-					}
-					for i, x := range tensor.Softmax(logits).Data {
-						probs[i] += x / float32(vote)
-					}
-				})
-			})
-			if ferr != nil {
-				return nil, ferr
+			if err := Probabilities(arena, net, pts, b.Size, b.N, 1/float32(vote), probs); err != nil {
+				return nil, err
 			}
 		}
 		for i := 0; i < b.Size; i++ {
@@ -112,4 +92,28 @@ func Evaluate(ctx context.Context, net Classifier, ds dataset.Dataset, batch, vo
 	ev.Acc = float64(correct) / float64(total)
 	ev.MeanClassAcc = classAcc / math.Max(float64(present), 1)
 	return ev, nil
+}
+
+// Probabilities adds w × net's class probabilities of one batch, computed in inference
+// mode inside arena, to dst [b × classes]: the forward pass that evaluation and the
+// benchmark share. In the arena each block's intermediates go back as soon as it is
+// done (tensor.Segment), and the next batch reuses the memory.
+func Probabilities(arena *tensor.Arena, net Classifier, points []float32, b, n int, w float32, dst []float32) error {
+	var err error
+	arena.Step(func() {
+		tensor.NoGrad(func() {
+			var logits *tensor.Tensor
+			if logits, err = net.Forward(&nn.Ctx{}, points, b, n); err != nil {
+				return
+			}
+			if c := logits.Dim(1); b*c != len(dst) {
+				err = fmt.Errorf("the model predicts %d classes, the data set has %d", c, len(dst)/b)
+				return
+			}
+			for i, x := range tensor.Softmax(logits).Data {
+				dst[i] += w * x
+			}
+		})
+	})
+	return err
 }

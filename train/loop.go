@@ -143,11 +143,12 @@ func timeLimitError(dir string, p *partialEpoch, next int) error {
 // Fit trains and evaluates every epoch, writing the run's files as it goes.
 func (r *Run) Fit(ctx context.Context) (*Result, error) {
 	net := r.Model.Net
-	params := net.Params()
-	opt, err := prepare(r.Cfg, r.Dir, &r.Log, params)
+	st, err := prepare(r.Cfg, r.Dir, &r.Log, net.Params())
 	if err != nil {
 		return nil, err
 	}
+	defer st.Close()
+	opt := st.Optimizer()
 	stopAt := deadline(r.TimeLimit)
 	res := &Result{}
 	start := 0
@@ -178,7 +179,9 @@ func (r *Run) Fit(ctx context.Context) (*Result, error) {
 		if epoch > start && past(stopAt) {
 			return res, timeLimitError(r.Dir, nil, epoch)
 		}
-		m, part, err := r.trainEpoch(ctx, loop, epoch, loader, opt, sched, params, from)
+		m, part, err := runEpoch(ctx, loop, epoch, loader, st, sched, from, func(b *dataset.Batch) LossFunc {
+			return CrossEntropyLoss(net, b.Points, b.Size, b.N, b.Labels, r.Cfg.Smoothing)
+		})
 		from = nil
 		if part != nil {
 			if err := r.saveLast(opt, res, part); err != nil {
@@ -209,9 +212,9 @@ func (r *Run) Fit(ctx context.Context) (*Result, error) {
 	return res, nil
 }
 
-// prepare validates the recipe, makes the run directory and the optimizer over params
-// with the reference's weight-decay groups, and gives a nil logger a silent one.
-func prepare(cfg Config, dir string, log **slog.Logger, params []*tensor.Tensor) (*optim.AdamW, error) {
+// prepare validates the recipe, makes the run directory and the step over params, and
+// gives a nil logger a silent one.
+func prepare(cfg Config, dir string, log **slog.Logger, params []*tensor.Tensor) (*Stepper, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -221,7 +224,7 @@ func prepare(cfg Config, dir string, log **slog.Logger, params []*tensor.Tensor)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("run directory: %w", err)
 	}
-	return optim.NewAdamW(optim.ParamGroups(params, cfg.WeightDecay))
+	return NewStepper(cfg, params)
 }
 
 // writeMetrics writes metrics.jsonl: one JSON line per epoch of history.
@@ -269,18 +272,6 @@ func stepRNG(seed uint64, epoch, step int) *rand.Rand {
 	return rand.New(rand.NewPCG(seed^0x51ed, uint64(epoch)<<32|uint64(step)))
 }
 
-func (r *Run) trainEpoch(ctx context.Context, loop epochLoop, epoch int, loader *dataset.Loader, opt *optim.AdamW,
-	lr func(e, i int) float64, params []*tensor.Tensor, from *partialEpoch) (EpochMetrics, *partialEpoch, error) {
-	return runEpoch(ctx, loop, epoch, loader, opt, lr, params, from,
-		func(nctx *nn.Ctx, b *dataset.Batch) (*tensor.Tensor, int, error) {
-			logits, err := r.Model.Net.Forward(nctx, b.Points, b.Size, b.N)
-			if err != nil {
-				return nil, 0, err
-			}
-			return tensor.CrossEntropy(logits, b.Labels, r.Cfg.Smoothing), countCorrect(logits, b.Labels), nil
-		})
-}
-
 // epochLoop is what runEpoch needs of a run.
 type epochLoop struct {
 	dir      string
@@ -289,15 +280,12 @@ type epochLoop struct {
 	deadline time.Time // zero: no time limit
 }
 
-// stepFunc computes one batch's loss (and, for classifiers, how many it got right).
-type stepFunc func(ctx *nn.Ctx, b *dataset.Batch) (loss *tensor.Tensor, correct int, err error)
-
-// runEpoch is one epoch of optimisation shared by fine-tuning and pre-training: lr
-// schedule, forward, NaN guard, backward, clipping, AdamW, progress bar, cancellation.
-// It starts where from (if not nil) stopped. When the loop's deadline passes before the
-// last step, it returns how far it got instead of metrics.
-func runEpoch(ctx context.Context, r epochLoop, epoch int, loader *dataset.Loader, opt *optim.AdamW,
-	lr func(e, i int) float64, params []*tensor.Tensor, from *partialEpoch, lossOf stepFunc) (EpochMetrics, *partialEpoch, error) {
+// runEpoch is one epoch of optimisation shared by fine-tuning and pre-training: the lr
+// schedule, the step's RNG, st's step per batch, progress, cancellation. It starts where
+// from (if not nil) stopped. When the loop's deadline passes before the last step, it
+// returns how far it got instead of metrics.
+func runEpoch(ctx context.Context, r epochLoop, epoch int, loader *dataset.Loader, st *Stepper,
+	lr func(e, i int) float64, from *partialEpoch, lossOf func(*dataset.Batch) LossFunc) (EpochMetrics, *partialEpoch, error) {
 	m := EpochMetrics{Epoch: epoch, LR: lr(epoch, 0)}
 	p := partialEpoch{Epoch: epoch}
 	if from != nil {
@@ -313,8 +301,8 @@ func runEpoch(ctx context.Context, r epochLoop, epoch int, loader *dataset.Loade
 	bar := progress.New(r.progress, label, (nb-p.Steps)*r.cfg.BatchSize, "samples")
 	defer bar.Done()
 	start := time.Now()
-	arena := tensor.NewArena()
-	defer arena.Close()
+	// The arena's memory goes back at the epoch's end, before evaluation takes its own.
+	defer st.Close()
 	for step := p.Steps; ; step++ {
 		if ctx.Err() != nil {
 			return m, nil, fmt.Errorf("%w at epoch %d step %d; %s", ErrInterrupted, epoch, step, keptMessage(r.dir))
@@ -333,39 +321,17 @@ func runEpoch(ctx context.Context, r epochLoop, epoch int, loader *dataset.Loade
 		}
 		rate := lr(epoch, step)
 		nctx := &nn.Ctx{Train: true, RNG: stepRNG(r.cfg.Seed, epoch, step), Recompute: r.cfg.Recompute}
-		var lossValue, norm float64
-		var right int
-		var stepErr error
-		arena.Step(func() {
-			loss, n, err := lossOf(nctx, b)
-			if err != nil {
-				stepErr = fmt.Errorf("epoch %d step %d: %w", epoch, step, err)
-				return
-			}
-			lossValue, right = float64(loss.Item()), n
-			if math.IsNaN(lossValue) || math.IsInf(lossValue, 0) {
-				stepErr = fmt.Errorf("loss is %v at epoch %d step %d (lr %.3g): stopping; %s", lossValue, epoch, step, rate, keptMessage(r.dir))
-				return
-			}
-			tensor.Backward(loss)
-		})
-		if stepErr != nil {
-			return m, nil, stepErr
+		res, err := st.Step(nctx, rate, lossOf(b))
+		if errors.Is(err, ErrNotFinite) {
+			return m, nil, fmt.Errorf("%w at epoch %d step %d (lr %.3g): stopping; %s", err, epoch, step, rate, keptMessage(r.dir))
 		}
-		norm = optim.ClipGradNorm(params, clipOrInf(r.cfg.ClipNorm))
-		if math.IsNaN(norm) || math.IsInf(norm, 0) {
-			return m, nil, fmt.Errorf("gradient norm is %v at epoch %d step %d: stopping; %s", norm, epoch, step, keptMessage(r.dir))
+		if err != nil {
+			return m, nil, fmt.Errorf("epoch %d step %d: %w", epoch, step, err)
 		}
-		if err := opt.Step(rate); err != nil {
-			return m, nil, err
-		}
-		for _, t := range params {
-			t.ZeroGrad()
-		}
-		p.LossSum += lossValue * float64(b.Size)
-		p.Correct += right
+		p.LossSum += res.Loss * float64(b.Size)
+		p.Correct += res.Correct
 		p.Seen += b.Size
-		p.GradNorm = norm
+		p.GradNorm = res.GradNorm
 		bar.Add(b.Size)
 	}
 	m.GradNorm = p.GradNorm

@@ -48,11 +48,12 @@ type PretrainRun struct {
 // loss), last.safetensors (with the optimizer state) and backbone.safetensors (the
 // encoder under the fine-tuning names, what `finetune --backbone` reads) every epoch.
 func (r *PretrainRun) Fit(ctx context.Context) ([]EpochMetrics, error) {
-	params := r.Model.Params()
-	opt, err := prepare(r.Cfg, r.Dir, &r.Log, params)
+	st, err := prepare(r.Cfg, r.Dir, &r.Log, r.Model.Params())
 	if err != nil {
 		return nil, err
 	}
+	defer st.Close()
+	opt := st.Optimizer()
 	stopAt := deadline(r.TimeLimit)
 	var history []EpochMetrics
 	start := 0
@@ -89,14 +90,9 @@ func (r *PretrainRun) Fit(ctx context.Context) ([]EpochMetrics, error) {
 		if epoch > start && past(stopAt) {
 			return history, timeLimitError(r.Dir, nil, epoch)
 		}
-		m, part, err := runEpoch(ctx, loop, epoch, loader, opt, sched, params, from,
-			func(nctx *nn.Ctx, b *dataset.Batch) (*tensor.Tensor, int, error) {
-				out, err := r.Model.Forward(nctx, b.Points, b.Size, b.N, nil)
-				if err != nil {
-					return nil, 0, err
-				}
-				return out.Loss, 0, nil
-			})
+		m, part, err := runEpoch(ctx, loop, epoch, loader, st, sched, from, func(b *dataset.Batch) LossFunc {
+			return MAELoss(r.Model, b.Points, b.Size, b.N)
+		})
 		from = nil
 		if part != nil {
 			if err := r.writeLast(epoch-1, opt, history, part); err != nil {
@@ -115,6 +111,17 @@ func (r *PretrainRun) Fit(ctx context.Context) ([]EpochMetrics, error) {
 		}
 	}
 	return history, nil
+}
+
+// MAELoss is pre-training's LossFunc: the Point-MAE model's Chamfer-L2 on a batch.
+func MAELoss(m *model.PointMAEPretrain, points []float32, b, n int) LossFunc {
+	return func(ctx *nn.Ctx) (*tensor.Tensor, int, error) {
+		out, err := m.Forward(ctx, points, b, n, nil)
+		if err != nil {
+			return nil, 0, err
+		}
+		return out.Loss, 0, nil
+	}
 }
 
 func (r *PretrainRun) save(epoch int, opt *optim.AdamW, history []EpochMetrics) error {

@@ -115,17 +115,21 @@ def build(name, batch, mode, gen, variant):
 
         def infer():
             with torch.no_grad():
-                forward()
+                F.softmax(forward(), dim=-1)
         return infer
     if which == "peft":
         pp.apply_trainable_filter(model)
     model.train()
     opt = torch.optim.AdamW(param_groups(model, 0.05), lr=LR)
 
+    params = [p for p in model.parameters() if p.requires_grad]
+
     def train():
+        # The authors' runner's step, which finetune runs too: clip at norm 10, then AdamW.
         loss = F.cross_entropy(forward(), labels)
         opt.zero_grad()
         loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 10, norm_type=2)
         opt.step()
     return train
 
