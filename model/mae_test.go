@@ -78,60 +78,64 @@ func oracleMask(fx *checkpoint.StateDict) []bool {
 // mask and compares every stage with torch (≤ 1e-4 relative).
 func TestOraclePretrainEval(t *testing.T) {
 	m, fx := loadOraclePretrain(t)
-	pts := fx.Tensors["points"]
-	b, n := pts.Shape[0], pts.Shape[1]
-	var out *model.MAEOutput
-	tensor.NoGrad(func() {
-		var err error
-		out, err = m.Forward(&nn.Ctx{}, pts.F32, b, n, oracleMask(fx))
-		if err != nil {
-			t.Fatal(err)
+	oracletest.InArena(func() {
+		pts := fx.Tensors["points"]
+		b, n := pts.Shape[0], pts.Shape[1]
+		var out *model.MAEOutput
+		tensor.NoGrad(func() {
+			var err error
+			out, err = m.Forward(&nn.Ctx{}, pts.F32, b, n, oracleMask(fx))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// With nothing masked the encoder is the cp model's path up to its final norm.
+			all := make([]int32, b*m.Cfg.NumGroup)
+			for i := range all {
+				all[i] = int32(i)
+			}
+			g, err := m.Group(pts.F32, b, n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			oracletest.RelClose(t, "cp.norm", m.EncodeVisible(&nn.Ctx{}, g, all).Data, fx.Tensors["cp.norm"].F32, 1e-4)
+		})
+		for _, k := range []string{"x_vis", "x_rec", "rebuild", "gt", "loss"} {
+			got := map[string]*tensor.Tensor{"x_vis": out.XVis, "x_rec": out.XRec, "rebuild": out.Rebuild, "gt": out.GT, "loss": out.Loss}[k]
+			want := fx.Tensors["mae_eval."+k]
+			if k != "loss" && !reflect.DeepEqual(got.Shape(), want.Shape) {
+				t.Errorf("%s: shape %v, oracle %v", k, got.Shape(), want.Shape)
+				continue
+			}
+			oracletest.RelClose(t, k, got.Data, want.F32, 1e-4)
+			t.Logf("%s: relative difference %.2g", k, maxRel(got.Data, want.F32))
 		}
-		// With nothing masked the encoder is the cp model's path up to its final norm.
-		all := make([]int32, b*m.Cfg.NumGroup)
-		for i := range all {
-			all[i] = int32(i)
-		}
-		g, err := m.Group(pts.F32, b, n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		oracletest.RelClose(t, "cp.norm", m.EncodeVisible(&nn.Ctx{}, g, all).Data, fx.Tensors["cp.norm"].F32, 1e-4)
 	})
-	for _, k := range []string{"x_vis", "x_rec", "rebuild", "gt", "loss"} {
-		got := map[string]*tensor.Tensor{"x_vis": out.XVis, "x_rec": out.XRec, "rebuild": out.Rebuild, "gt": out.GT, "loss": out.Loss}[k]
-		want := fx.Tensors["mae_eval."+k]
-		if k != "loss" && !reflect.DeepEqual(got.Shape(), want.Shape) {
-			t.Errorf("%s: shape %v, oracle %v", k, got.Shape(), want.Shape)
-			continue
-		}
-		oracletest.RelClose(t, k, got.Data, want.F32, 1e-4)
-		t.Logf("%s: relative difference %.2g", k, maxRel(got.Data, want.F32))
-	}
 }
 
 // TestOraclePretrainTrain checks the train-mode loss (BatchNorm batch statistics,
 // drop path off) and that the loss reaches every parameter.
 func TestOraclePretrainTrain(t *testing.T) {
 	m, fx := loadOraclePretrain(t)
-	for _, blk := range append(m.Blocks, m.DecoderBlocks...) {
-		blk.DropPath = 0
-	}
-	pts := fx.Tensors["points"]
-	ctx := &nn.Ctx{Train: true, RNG: rand.New(rand.NewPCG(1, 1))}
-	out, err := m.Forward(ctx, pts.F32, pts.Shape[0], pts.Shape[1], oracleMask(fx))
-	if err != nil {
-		t.Fatal(err)
-	}
-	oracletest.RelClose(t, "train loss", out.Loss.Data, fx.Tensors["mae_train.loss"].F32, 1e-4)
-	t.Logf("train loss %.7g, oracle %.7g: relative difference %.2g", out.Loss.Item(), fx.Tensors["mae_train.loss"].F32[0],
-		maxRel(out.Loss.Data, fx.Tensors["mae_train.loss"].F32))
-	tensor.Backward(out.Loss)
-	for _, p := range m.Params() {
-		if p.Grad == nil {
-			t.Errorf("%s got no gradient", p.Name())
+	oracletest.InArena(func() {
+		for _, blk := range append(m.Blocks, m.DecoderBlocks...) {
+			blk.DropPath = 0
 		}
-	}
+		pts := fx.Tensors["points"]
+		ctx := &nn.Ctx{Train: true, RNG: rand.New(rand.NewPCG(1, 1))}
+		out, err := m.Forward(ctx, pts.F32, pts.Shape[0], pts.Shape[1], oracleMask(fx))
+		if err != nil {
+			t.Fatal(err)
+		}
+		oracletest.RelClose(t, "train loss", out.Loss.Data, fx.Tensors["mae_train.loss"].F32, 1e-4)
+		t.Logf("train loss %.7g, oracle %.7g: relative difference %.2g", out.Loss.Item(), fx.Tensors["mae_train.loss"].F32[0],
+			maxRel(out.Loss.Data, fx.Tensors["mae_train.loss"].F32))
+		tensor.Backward(out.Loss)
+		for _, p := range m.Params() {
+			if p.Grad == nil {
+				t.Errorf("%s got no gradient", p.Name())
+			}
+		}
+	})
 }
 
 // tinyPretrain is a small random pre-training model for the fast tests.

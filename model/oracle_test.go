@@ -47,53 +47,55 @@ func loadOracleBackbone(t *testing.T) (*PointTransformer, *checkpoint.StateDict)
 // inputs in eval mode and compares every stage with torch 1.13 (≤ 1e-4 relative).
 func TestOracleBackboneEval(t *testing.T) {
 	m, fx := loadOracleBackbone(t)
-	pts := fx.Tensors["points"]
-	b, n := pts.Shape[0], pts.Shape[1]
-	ctx := &nn.Ctx{}
-	g, err := m.Group(pts.F32, b, n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, want := range fx.Tensors["eval.center_idx"].I64 {
-		if got := int64(g.CenterIdx[i]) - int64(i/g.G*n); got != want {
-			t.Fatalf("FPS pick %d = %d, oracle %d", i, got, want)
+	oracletest.InArena(func() {
+		pts := fx.Tensors["points"]
+		b, n := pts.Shape[0], pts.Shape[1]
+		ctx := &nn.Ctx{}
+		g, err := m.Group(pts.F32, b, n)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	// kNN: the same index sets per group (order within equal distances aside).
-	want := fx.Tensors["eval.knn_idx"].I64
-	for r := 0; r < b*g.G; r++ {
-		set := map[int64]bool{}
-		for j := 0; j < g.M; j++ {
-			set[want[r*g.M+j]] = true
-		}
-		for j := 0; j < g.M; j++ {
-			if local := int64(g.Idx[r*g.M+j]) - int64(r/g.G*n); !set[local] {
-				t.Fatalf("group %d: neighbour %d not in the oracle's set", r, local)
+		for i, want := range fx.Tensors["eval.center_idx"].I64 {
+			if got := int64(g.CenterIdx[i]) - int64(i/g.G*n); got != want {
+				t.Fatalf("FPS pick %d = %d, oracle %d", i, got, want)
 			}
 		}
-	}
-	relClose(t, "center", g.Center, fx.Tensors["eval.center"].F32, 1e-6)
-	var logits *tensor.Tensor
-	tensor.NoGrad(func() {
-		tok, pos := m.Embed(ctx, g)
-		relClose(t, "tokens", tok.Data, fx.Tensors["eval.tokens"].F32, 1e-4)
-		relClose(t, "pos", pos.Data, fx.Tensors["eval.pos"].F32, 1e-4)
-		x, p := m.WithCls(tok, pos)
-		for i, blk := range m.Blocks {
-			x = blk.Forward(ctx, tensor.Add(x, p))
-			relClose(t, "block "+string(rune('0'+i)), x.Data, fx.Tensors["eval.block."+string(rune('0'+i))].F32, 1e-4)
+		// kNN: the same index sets per group (order within equal distances aside).
+		want := fx.Tensors["eval.knn_idx"].I64
+		for r := 0; r < b*g.G; r++ {
+			set := map[int64]bool{}
+			for j := 0; j < g.M; j++ {
+				set[want[r*g.M+j]] = true
+			}
+			for j := 0; j < g.M; j++ {
+				if local := int64(g.Idx[r*g.M+j]) - int64(r/g.G*n); !set[local] {
+					t.Fatalf("group %d: neighbour %d not in the oracle's set", r, local)
+				}
+			}
 		}
-		x = m.Norm.Forward(x)
-		f := Pool(x)
-		relClose(t, "features", f.Data, fx.Tensors["eval.features"].F32, 1e-4)
-		logits = m.Head.Forward(ctx, f)
+		relClose(t, "center", g.Center, fx.Tensors["eval.center"].F32, 1e-6)
+		var logits *tensor.Tensor
+		tensor.NoGrad(func() {
+			tok, pos := m.Embed(ctx, g)
+			relClose(t, "tokens", tok.Data, fx.Tensors["eval.tokens"].F32, 1e-4)
+			relClose(t, "pos", pos.Data, fx.Tensors["eval.pos"].F32, 1e-4)
+			x, p := m.WithCls(tok, pos)
+			for i, blk := range m.Blocks {
+				x = blk.Forward(ctx, tensor.Add(x, p))
+				relClose(t, "block "+string(rune('0'+i)), x.Data, fx.Tensors["eval.block."+string(rune('0'+i))].F32, 1e-4)
+			}
+			x = m.Norm.Forward(x)
+			f := Pool(x)
+			relClose(t, "features", f.Data, fx.Tensors["eval.features"].F32, 1e-4)
+			logits = m.Head.Forward(ctx, f)
+		})
+		relClose(t, "logits", logits.Data, fx.Tensors["eval.logits"].F32, 1e-4)
+		full, err := m.Forward(ctx, pts.F32, b, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		relClose(t, "Forward logits", full.Data, fx.Tensors["eval.logits"].F32, 1e-4)
 	})
-	relClose(t, "logits", logits.Data, fx.Tensors["eval.logits"].F32, 1e-4)
-	full, err := m.Forward(ctx, pts.F32, b, n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	relClose(t, "Forward logits", full.Data, fx.Tensors["eval.logits"].F32, 1e-4)
 }
 
 // TestOracleBackboneTrain checks one training-mode step (BN batch statistics, dropout
@@ -104,25 +106,27 @@ func TestOracleBackboneEval(t *testing.T) {
 func TestOracleBackboneTrain(t *testing.T) {
 	for _, recompute := range []bool{false, true} {
 		m, fx := loadOracleBackbone(t)
-		m.Head.Dropout = 0
-		for _, blk := range m.Blocks {
-			blk.DropPath = 0
-		}
-		pts := fx.Tensors["points"]
-		labels := oracletest.Labels(fx)
-		ctx := &nn.Ctx{Train: true, RNG: rand.New(rand.NewPCG(1, 1)), Recompute: recompute}
-		logits, err := m.Forward(ctx, pts.F32, pts.Shape[0], pts.Shape[1])
-		if err != nil {
-			t.Fatal(err)
-		}
-		relClose(t, "train logits", logits.Data, fx.Tensors["train.logits"].F32, 1e-4)
-		loss := tensor.CrossEntropy(logits, labels, 0)
-		relClose(t, "train loss", loss.Data, fx.Tensors["train.loss"].F32, 1e-5)
-		tensor.Backward(loss)
-		if n := oracletest.CompareGrads(t, m.Params(), fx, nil, 1e-3); n < 50 {
-			t.Fatalf("recompute %v: only %d gradients compared", recompute, n)
-		}
-		oracletest.CompareBuffers(t, m.Buffers(), fx, 1e-4)
+		oracletest.InArena(func() {
+			m.Head.Dropout = 0
+			for _, blk := range m.Blocks {
+				blk.DropPath = 0
+			}
+			pts := fx.Tensors["points"]
+			labels := oracletest.Labels(fx)
+			ctx := &nn.Ctx{Train: true, RNG: rand.New(rand.NewPCG(1, 1)), Recompute: recompute}
+			logits, err := m.Forward(ctx, pts.F32, pts.Shape[0], pts.Shape[1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			relClose(t, "train logits", logits.Data, fx.Tensors["train.logits"].F32, 1e-4)
+			loss := tensor.CrossEntropy(logits, labels, 0)
+			relClose(t, "train loss", loss.Data, fx.Tensors["train.loss"].F32, 1e-5)
+			tensor.Backward(loss)
+			if n := oracletest.CompareGrads(t, m.Params(), fx, nil, 1e-3); n < 50 {
+				t.Fatalf("recompute %v: only %d gradients compared", recompute, n)
+			}
+			oracletest.CompareBuffers(t, m.Buffers(), fx, 1e-4)
+		})
 	}
 }
 

@@ -1,6 +1,7 @@
 package tensor
 
 import (
+	"math"
 	"runtime"
 	"sort"
 	"sync"
@@ -106,6 +107,9 @@ func (a *Arena) Step(f func()) {
 		a.mu.Lock()
 		for _, s := range a.slabs {
 			s.free = append(s.free[:0], span{0, len(s.mem)})
+			if poison {
+				fillNaN(s.mem)
+			}
 		}
 		clear(a.live)
 		a.liveBytes = 0
@@ -152,6 +156,11 @@ func (a *Arena) putLocked(p *float32) {
 	delete(a.live, p)
 	a.liveBytes -= int64(l.hi-l.lo) * 4
 	s := l.slab
+	if poison {
+		// Quarantined until the step ends, so a stale reader sees NaN, not new data.
+		fillNaN(s.mem[l.lo:l.hi])
+		return
+	}
 	i := sort.Search(len(s.free), func(i int) bool { return s.free[i].lo >= l.hi })
 	joinNext := i < len(s.free) && s.free[i].lo == l.hi
 	joinPrev := i > 0 && s.free[i-1].hi == l.lo
@@ -183,7 +192,17 @@ func alloc(n int) []float32 {
 // output): the arena's buffer is not cleared first.
 func allocFull(n int) []float32 {
 	b, _ := lend(n)
+	if poison {
+		fillNaN(b)
+	}
 	return b
+}
+
+func fillNaN(b []float32) {
+	nan := float32(math.NaN())
+	for i := range b {
+		b[i] = nan
+	}
 }
 
 // lend returns a buffer of n values from the active arena, or a zeroed new one when

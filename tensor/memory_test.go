@@ -177,6 +177,9 @@ func TestRecomputeGradients(t *testing.T) {
 // TestArenaSharesMemoryAcrossSizes: memory given back by one large buffer serves later
 // buffers of other sizes, so the arena holds the step's peak, not each size's.
 func TestArenaSharesMemoryAcrossSizes(t *testing.T) {
+	if poison {
+		t.Skip("the tensordebug build keeps freed spans out of use until the step ends")
+	}
 	a := NewArena()
 	step := func() {
 		a.Step(func() {

@@ -151,3 +151,12 @@ func CompareBuffers(t testing.TB, bufs []nn.Buffer, fx *checkpoint.StateDict, to
 		RelClose(t, b.Name, b.Data, ref.F32, tol)
 	}
 }
+
+// InArena runs f inside an arena step, as training, evaluation and prediction do, so
+// that the memory machinery (Segment, Free, Scratch, recycling in Backward) runs under
+// the comparison; in the tensordebug build every recycled buffer reads as NaN.
+func InArena(f func()) {
+	a := tensor.NewArena()
+	defer a.Close()
+	a.Step(f)
+}
