@@ -15,7 +15,7 @@ Two modes, differing in one place only (TransformerEncoder.forward):
 ``fixed``     it covers the num_group point tokens.
 
     /usr/bin/python3 tools/oracle/pointlora.py            # counts (asserted) + fixtures
-    /usr/bin/python3 tools/oracle/pointlora.py --full --out DIR [--batch 2]
+    /usr/bin/python3 tools/oracle/pointlora.py --full --out DIR [--batch 4]
 
 The fixtures go to testdata/oracle/pointlora*.  ``--full`` writes the full-size
 PB_T50_RS comparison (full_pointlora.pth, full_pointlora_<mode>.safetensors) to DIR for
@@ -348,7 +348,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--full", action="store_true")
     ap.add_argument("--out", default=None)
-    ap.add_argument("--batch", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=4)  # 2 makes the head BN backward degenerate
     a = ap.parse_args()
     check_counts()
     if a.full:
