@@ -257,6 +257,11 @@ func (m *Model) Forward(ctx *nn.Ctx, points []float32, b, n int) (*tensor.Tensor
 		if n < s.Groups || n < s.GroupSize {
 			return nil, fmt.Errorf("pointlora: %d points per cloud, but scale %d groups %d centres of %d points", n, i+1, s.Groups, s.GroupSize)
 		}
+		if s.Groups == g.G && s.GroupSize == g.M {
+			// FPS and kNN are deterministic: the same grouping (PB_T50_RS's scale 1).
+			scales[i] = g
+			continue
+		}
 		if scales[i], err = geom.Group(points, b, n, s.Groups, s.GroupSize); err != nil {
 			return nil, fmt.Errorf("pointlora: scale %d grouping: %w", i+1, err)
 		}
