@@ -161,3 +161,39 @@ func TestOracleTrainGradients(t *testing.T) {
 		})
 	}
 }
+
+// TestAuthorsCheckpointLoads loads the oracle's state dict as the authors' runner saves
+// it (DataParallel's "module." prefix) through the repository's key mapping into a
+// fresh model: every key lands, and the logits are the oracle's.
+func TestAuthorsCheckpointLoads(t *testing.T) {
+	m, fx := oracleModel(t, Faithful, false)
+	sd, err := checkpoint.ReadPTH(fixtures+"pointlora.pth", "base_model")
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := checkpoint.NewStateDict()
+	for _, k := range sd.Keys {
+		saved.Set("module."+k, sd.Tensors[k])
+	}
+	fresh, err := New(m.Backbone, m.Cfg, rand.New(rand.NewPCG(9, 9)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range fresh.Params() { // forget the loaded values
+		clear(p.Data)
+	}
+	rep, err := nn.LoadState(fresh, checkpoint.MapKeys(saved, checkpoint.DetectFormat(saved)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Missing)+len(rep.Unexpected) > 0 {
+		t.Fatalf("missing %v unexpected %v", rep.Missing, rep.Unexpected)
+	}
+	pts := fx.Tensors["points"]
+	var logits *tensor.Tensor
+	tensor.NoGrad(func() { logits, err = fresh.Forward(&nn.Ctx{}, pts.F32, pts.Shape[0], pts.Shape[1]) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	oracletest.RelClose(t, "eval logits", logits.Data, fx.Tensors["eval.logits"].F32, 1e-4)
+}

@@ -254,3 +254,18 @@ func maxAbs(xs []float32) float64 {
 	}
 	return m
 }
+
+// TestRecipesFit checks that each recipe's clouds hold the groupings of the backbone and
+// of both selection scales.
+func TestRecipesFit(t *testing.T) {
+	for _, r := range []Recipe{RecipeScanObjectNN(), RecipeModelNet40()} {
+		if err := r.Backbone.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range ScanObjectNN().Scales {
+			if s.Groups > r.Points || s.GroupSize > r.Points || r.Backbone.NumGroup > r.Points {
+				t.Errorf("%d points cannot hold %d×%d groups", r.Points, s.Groups, s.GroupSize)
+			}
+		}
+	}
+}
