@@ -7,7 +7,6 @@ import (
 
 	"github.com/pointpeft/pointpeft/checkpoint"
 	"github.com/pointpeft/pointpeft/internal/oracletest"
-	"github.com/pointpeft/pointpeft/model"
 	"github.com/pointpeft/pointpeft/nn"
 	"github.com/pointpeft/pointpeft/tensor"
 )
@@ -39,28 +38,9 @@ func TestOracleFullSize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sd, err := checkpoint.ReadPTH(dir+"full_pointlora.pth", "base_model")
-	if err != nil {
-		t.Fatal(err)
-	}
 	bcfg := RecipeScanObjectNN().Backbone
 	bcfg.DropPath, bcfg.HeadDropout = 0, 0
-	bb, err := model.New(bcfg, rand.New(rand.NewPCG(1, 1)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := New(bb, ScanObjectNN(), rand.New(rand.NewPCG(1, 1)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := nn.LoadState(m, sd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(rep.Missing)+len(rep.Unexpected) > 0 {
-		t.Fatalf("missing %v unexpected %v", rep.Missing, rep.Unexpected)
-	}
-	m.SetTrainable()
+	m := loadModel(t, bcfg, ScanObjectNN(), dir+"full_pointlora.pth")
 	pts := fx.Tensors["points"]
 	b, n := pts.Shape[0], pts.Shape[1]
 	var logits *tensor.Tensor

@@ -51,6 +51,14 @@ func oracleModel(t *testing.T, mode Mode, train bool) (*Model, *checkpoint.State
 	for i, s := range raw.Scales {
 		cfg.Scales[i] = Scale{Groups: s[0], GroupSize: s[1], Keep: s[2]}
 	}
+	return loadModel(t, bcfg, cfg, fixtures+"pointlora.pth"), fx
+}
+
+// loadModel builds a PointLoRA of cfg on a backbone of bcfg and loads the authors'-
+// layout state dict of the .pth file into it (nothing missing, nothing unexpected),
+// with the authors' trainable set.
+func loadModel(t *testing.T, bcfg model.Config, cfg Config, pth string) *Model {
+	t.Helper()
 	rng := rand.New(rand.NewPCG(5, 5))
 	bb, err := model.New(bcfg, rng)
 	if err != nil {
@@ -60,10 +68,17 @@ func oracleModel(t *testing.T, mode Mode, train bool) (*Model, *checkpoint.State
 	if err != nil {
 		t.Fatal(err)
 	}
-	sd, err := checkpoint.ReadPTH(fixtures+"pointlora.pth", "base_model")
+	sd, err := checkpoint.ReadPTH(pth, "base_model")
 	if err != nil {
 		t.Fatal(err)
 	}
+	loadStrict(t, m, sd)
+	m.SetTrainable()
+	return m
+}
+
+func loadStrict(t *testing.T, m *Model, sd *checkpoint.StateDict) {
+	t.Helper()
 	rep, err := nn.LoadState(m, sd)
 	if err != nil {
 		t.Fatal(err)
@@ -71,8 +86,6 @@ func oracleModel(t *testing.T, mode Mode, train bool) (*Model, *checkpoint.State
 	if len(rep.Missing)+len(rep.Unexpected) > 0 {
 		t.Fatalf("missing %v unexpected %v", rep.Missing, rep.Unexpected)
 	}
-	m.SetTrainable()
-	return m, fx
 }
 
 func TestOracleEval(t *testing.T) {
@@ -182,13 +195,7 @@ func TestAuthorsCheckpointLoads(t *testing.T) {
 	for _, p := range fresh.Params() { // forget the loaded values
 		clear(p.Data)
 	}
-	rep, err := nn.LoadState(fresh, checkpoint.MapKeys(saved, checkpoint.DetectFormat(saved)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(rep.Missing)+len(rep.Unexpected) > 0 {
-		t.Fatalf("missing %v unexpected %v", rep.Missing, rep.Unexpected)
-	}
+	loadStrict(t, fresh, checkpoint.MapKeys(saved, checkpoint.DetectFormat(saved)))
 	pts := fx.Tensors["points"]
 	var logits *tensor.Tensor
 	tensor.NoGrad(func() { logits, err = fresh.Forward(&nn.Ctx{}, pts.F32, pts.Shape[0], pts.Shape[1]) })

@@ -263,7 +263,7 @@ def randomize(model, gen):
                 mod.weight.copy_(0.8 + 0.2 * torch.rand(1, generator=gen))
 
 
-def run(model, pts, labels, trace_eval=True):
+def run(model, pts, labels):
     import copy
     m = copy.deepcopy(model)
     m.eval()
