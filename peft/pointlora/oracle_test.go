@@ -2,6 +2,7 @@ package pointlora
 
 import (
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"testing"
 
@@ -134,19 +135,31 @@ func TestOracleSelection(t *testing.T) {
 // mask loss) with the oracle's: logits, loss, the gradient of every trainable
 // parameter, and the BatchNorm statistics after the encoder's three passes.
 func TestOracleTrainGradients(t *testing.T) {
-	for _, mode := range []Mode{Faithful, Fixed} {
-		t.Run(string(mode), func(t *testing.T) {
-			m, fx := oracleModel(t, mode, true)
+	for _, tc := range []struct {
+		mode         Mode
+		step, recomp bool // inside a training loop's tensor.Arena step; nn.Ctx.Recompute
+	}{{Faithful, false, false}, {Fixed, false, false}, {Faithful, true, true}} {
+		t.Run(fmt.Sprintf("%s/arena=%v/recompute=%v", tc.mode, tc.step, tc.recomp), func(t *testing.T) {
+			m, fx := oracleModel(t, tc.mode, true)
 			pts := fx.Tensors["points"]
-			ctx := &nn.Ctx{Train: true, RNG: rand.New(rand.NewPCG(1, 1))}
-			logits, err := m.Forward(ctx, pts.F32, pts.Shape[0], pts.Shape[1])
-			if err != nil {
-				t.Fatal(err)
+			ctx := &nn.Ctx{Train: true, RNG: rand.New(rand.NewPCG(1, 1)), Recompute: tc.recomp}
+			step := func() {
+				logits, err := m.Forward(ctx, pts.F32, pts.Shape[0], pts.Shape[1])
+				if err != nil {
+					t.Fatal(err)
+				}
+				oracletest.RelClose(t, "train logits", logits.Data, fx.Tensors["train.logits"].F32, 1e-4)
+				loss := tensor.CrossEntropy(logits, oracletest.Labels(fx), 0)
+				oracletest.RelClose(t, "train loss", loss.Data, fx.Tensors["train.loss"].F32, 1e-4)
+				tensor.Backward(loss)
 			}
-			oracletest.RelClose(t, "train logits", logits.Data, fx.Tensors["train.logits"].F32, 1e-4)
-			loss := tensor.CrossEntropy(logits, oracletest.Labels(fx), 0)
-			oracletest.RelClose(t, "train loss", loss.Data, fx.Tensors["train.loss"].F32, 1e-4)
-			tensor.Backward(loss)
+			if tc.step {
+				arena := tensor.NewArena()
+				defer arena.Close()
+				arena.Step(step)
+			} else {
+				step()
+			}
 			// A bias right before a train-mode BatchNorm has a gradient of exactly zero
 			// in theory; both sides hold rounding noise there, so those are checked
 			// against the largest gradient of all.
