@@ -1,6 +1,7 @@
 package tensor
 
 import (
+	"math"
 	"math/rand/v2"
 
 	"github.com/pointpeft/pointpeft/internal/vmath"
@@ -48,6 +49,19 @@ func Sigmoid(t *Tensor) *Tensor {
 }
 
 func sigmoid(x float32) float32 { return 1 / (1 + vmath.Exp32(-x)) }
+
+// Log is the natural logarithm; it is NaN below 0 and −Inf at 0, as in PyTorch.
+func Log(t *Tensor) *Tensor {
+	return unary(t, func(dst, src []float32) {
+		for i, x := range src {
+			dst[i] = float32(math.Log(float64(x)))
+		}
+	}, func(dx, x, dy []float32) {
+		for i, v := range x {
+			dx[i] += dy[i] / v
+		}
+	}, false)
+}
 
 // GELU is x·Φ(x) with the exact (erf) Φ, PyTorch's default nn.GELU. Its loops are
 // vmath's vectorised kernels.
