@@ -1,18 +1,17 @@
 package pcio
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"math"
-	"math/big"
 	"os"
 
-	"github.com/nlpodyssey/gopickle/pickle"
 	"github.com/nlpodyssey/gopickle/types"
+
+	"github.com/pointpeft/pointpeft/internal/pickle"
 )
 
 // Array is an n-dimensional float32 array in C order.
@@ -51,29 +50,11 @@ func DecodeDat(b []byte) ([]Array, []int, error) {
 }
 
 func decodeDat(r io.ReaderAt, size int64) ([]Array, []int, error) {
-	// gopickle allocates whatever length a pickle opcode states, so first
-	// check every stated length against the bytes that actually follow.
-	if err := scanPickle(bufio.NewReaderSize(io.NewSectionReader(r, 0, size), 1<<16), size); err != nil {
-		return nil, nil, fmt.Errorf("pickle: %w", err)
-	}
-	v, err := unpickleNumpy(bufio.NewReaderSize(io.NewSectionReader(r, 0, size), 1<<20))
+	v, err := pickle.Load(r, size, findNumpyClass, nil)
 	if err != nil {
-		return nil, nil, fmt.Errorf("pickle: %w", err)
+		return nil, nil, err
 	}
 	return datLists(v)
-}
-
-func unpickleNumpy(r io.Reader) (v any, err error) {
-	// gopickle is third-party code run on untrusted bytes; turn any panic it
-	// may have on malformed input into an error.
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("malformed pickle: %v", p)
-		}
-	}()
-	u := pickle.NewUnpickler(r)
-	u.FindClass = findNumpyClass
-	return u.Load()
 }
 
 func datLists(v any) ([]Array, []int, error) {
@@ -136,28 +117,8 @@ func labelValue(v any) (int, bool) {
 		x := a.data[0]
 		return int(x), x >= 0 && x < 1<<24 && x == float32(math.Trunc(float64(x)))
 	}
-	x, ok := pyInt(v)
-	return x, ok && x >= 0
-}
-
-// pyInt converts an unpickled Python int or bool.
-func pyInt(v any) (int, bool) {
-	switch t := v.(type) {
-	case int:
-		return t, true
-	case int64:
-		return int(t), true
-	case bool:
-		if t {
-			return 1, true
-		}
-		return 0, true
-	case *big.Int:
-		if t.IsInt64() {
-			return int(t.Int64()), true
-		}
-	}
-	return 0, false
+	x, ok := pickle.Int(v)
+	return int(x), ok && x >= 0
 }
 
 // findNumpyClass resolves the globals a pickled NumPy array refers to.
@@ -262,7 +223,7 @@ func (a *npArray) PySetState(state any) error {
 	if !ok || len(st) != 4 {
 		return errors.New("bad numpy.ndarray state")
 	}
-	if fortran, _ := pyInt(st[2]); fortran != 0 {
+	if fortran, _ := pickle.Int(st[2]); fortran != 0 {
 		return fmt.Errorf("%w Fortran-ordered array", ErrUnsupported)
 	}
 	return a.fill(st[0], st[1], st[3])
@@ -288,11 +249,11 @@ func (a *npArray) fill(shapeV, dtypeV, dataV any) error {
 	}
 	a.shape = make([]int, len(dims))
 	for i, d := range dims {
-		v, ok := pyInt(d)
+		v, ok := pickle.Int(d)
 		if !ok {
 			return errors.New("bad numpy array shape")
 		}
-		a.shape[i] = v
+		a.shape[i] = int(v)
 	}
 	n, ok := shapeCount(a.shape, len(raw)/dt.size)
 	if !ok || n*dt.size != len(raw) {
