@@ -149,8 +149,7 @@ func (f pyFunc) Call(args ...any) (any, error) { return f(args...) }
 type npNdarrayClass struct{}
 
 type npDtype struct {
-	kind  byte // 'f', 'i', 'u' or 'b'
-	size  int
+	scalarType
 	order binary.ByteOrder
 }
 
@@ -162,18 +161,8 @@ func npNewDtype(args ...any) (any, error) {
 	if !ok || len(s) < 2 {
 		return nil, fmt.Errorf("%w numpy.dtype(%v)", ErrUnsupported, args[0])
 	}
-	d := &npDtype{kind: s[0], order: binary.LittleEndian}
-	switch s[1:] {
-	case "1", "2", "4", "8":
-		d.size = int(s[1] - '0')
-	default:
-		return nil, fmt.Errorf("%w numpy dtype %q", ErrUnsupported, s)
-	}
-	switch {
-	case d.kind == 'f' && (d.size == 4 || d.size == 8):
-	case d.kind == 'i' || d.kind == 'u':
-	case d.kind == 'b' && d.size == 1:
-	default:
+	d := &npDtype{scalarType: scalarType{kind: s[0], size: int(s[1] - '0')}, order: binary.LittleEndian}
+	if len(s) != 2 || !d.valid() {
 		return nil, fmt.Errorf("%w numpy dtype %q", ErrUnsupported, s)
 	}
 	return d, nil
@@ -260,37 +249,8 @@ func (a *npArray) fill(shapeV, dtypeV, dataV any) error {
 		return fmt.Errorf("numpy array shape %v does not match %d data bytes", a.shape, len(raw))
 	}
 	a.dtype = dt
-	a.data = make([]float32, n)
-	for i := range a.data {
-		p := raw[i*dt.size : (i+1)*dt.size]
-		a.data[i] = float32(npValue(p, dt))
-	}
+	a.data = dt.decodeAll(raw, dt.order)
 	return nil
-}
-
-func npValue(p []byte, dt *npDtype) float64 {
-	o := dt.order
-	switch {
-	case dt.kind == 'f' && dt.size == 4:
-		return float64(math.Float32frombits(o.Uint32(p)))
-	case dt.kind == 'f':
-		return math.Float64frombits(o.Uint64(p))
-	case dt.size == 1 && dt.kind == 'i':
-		return float64(int8(p[0]))
-	case dt.size == 1:
-		return float64(p[0])
-	case dt.size == 2 && dt.kind == 'i':
-		return float64(int16(o.Uint16(p)))
-	case dt.size == 2:
-		return float64(o.Uint16(p))
-	case dt.size == 4 && dt.kind == 'i':
-		return float64(int32(o.Uint32(p)))
-	case dt.size == 4:
-		return float64(o.Uint32(p))
-	case dt.kind == 'i':
-		return float64(int64(o.Uint64(p)))
-	}
-	return float64(o.Uint64(p))
 }
 
 // npScalar handles numpy.core.multiarray.scalar(dtype, bytes).
