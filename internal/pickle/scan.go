@@ -108,14 +108,12 @@ type scanner struct {
 	buf  [8]byte
 }
 
-var errTruncated = errors.New("pickle ends without STOP opcode (truncated?)")
-
 func (s *scanner) run() error {
 	for {
 		at := s.pos
 		c, err := s.r.ReadByte()
 		if err != nil {
-			return errTruncated
+			return errors.New("pickle ends without STOP opcode (truncated?)")
 		}
 		s.pos++
 		op := opcodes[c]
@@ -135,7 +133,10 @@ func (s *scanner) run() error {
 				return fail("argument: %v", err)
 			}
 		case argLine, argLine2:
-			lines := op.arg - argLine + 1
+			lines := 1
+			if op.arg == argLine2 {
+				lines = 2
+			}
 			for range lines {
 				if err := s.line(); err != nil {
 					return fail("argument: %v", err)
