@@ -1,119 +1,13 @@
 package checkpoint
 
 import (
-	"bytes"
-	"encoding/binary"
 	"fmt"
 	"math/big"
 	"sort"
 	"strings"
 
-	"github.com/nlpodyssey/gopickle/pickle"
 	"github.com/nlpodyssey/gopickle/types"
 )
-
-// scanPickle walks the opcode stream of a pickle without executing it and
-// checks that every length argument fits in the remaining bytes. gopickle
-// allocates a buffer of the declared length before reading, so without this a
-// few corrupted bytes could ask for exabytes; it also rejects opcodes that
-// gopickle would index out of its dispatch table.
-func scanPickle(p []byte) error {
-	pos := 0
-	need := func(n uint64, what string) error {
-		if n > uint64(len(p)-pos) {
-			return fmt.Errorf("pickle offset %d: %s of %d bytes runs past the end (%d bytes left)", pos, what, n, len(p)-pos)
-		}
-		pos += int(n)
-		return nil
-	}
-	line := func() error {
-		i := bytes.IndexByte(p[pos:], '\n')
-		if i < 0 {
-			return fmt.Errorf("pickle offset %d: unterminated line argument", pos)
-		}
-		pos += i + 1
-		return nil
-	}
-	for pos < len(p) {
-		op := p[pos]
-		at := pos
-		pos++
-		var err error
-		switch op {
-		case '(', '.', '0', '1', '2', 'N', 'R', 'a', 'b', 'd', '}', 'e', 'l', ']', 'o', 's', 't', ')', 'u', 'Q',
-			0x81, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8f, 0x90, 0x91, 0x92, 0x93, 0x94, 0x97, 0x98:
-			if op == '.' {
-				return nil // STOP: trailing bytes are never read
-			}
-		case 'F', 'I', 'L', 'P', 'S', 'V', 'g', 'p':
-			err = line()
-		case 'c', 'i':
-			if err = line(); err == nil {
-				err = line()
-			}
-		case 'K', 'h', 'q', 0x80, 0x82:
-			err = need(1, "argument")
-		case 'M', 0x83:
-			err = need(2, "argument")
-		case 'J', 'j', 'r', 0x84:
-			err = need(4, "argument")
-		case 'G':
-			err = need(8, "argument")
-		case 'U', 'C', 0x8c, 0x8a:
-			if err = need(1, "length"); err == nil {
-				n := uint64(p[pos-1])
-				if op == 0x8a && n == 0 {
-					err = fmt.Errorf("pickle offset %d: empty LONG1", at)
-				} else {
-					err = need(n, "string")
-				}
-			}
-		case 'T', 'X', 'B', 0x8b:
-			if err = need(4, "length"); err == nil {
-				n := binary.LittleEndian.Uint32(p[pos-4:])
-				if op == 0x8b && n == 0 {
-					err = fmt.Errorf("pickle offset %d: empty LONG4", at)
-				} else {
-					err = need(uint64(n), "string")
-				}
-			}
-		case 0x8d, 0x8e, 0x96:
-			if err = need(8, "length"); err == nil {
-				err = need(binary.LittleEndian.Uint64(p[pos-8:]), "string")
-			}
-		case 0x95: // FRAME: the frame's opcodes follow in line, so only check its size
-			if err = need(8, "length"); err == nil {
-				if n := binary.LittleEndian.Uint64(p[pos-8:]); n > uint64(len(p)-pos) {
-					err = fmt.Errorf("pickle offset %d: frame of %d bytes runs past the end", at, n)
-				}
-			}
-		default:
-			return fmt.Errorf("pickle offset %d: unknown opcode 0x%02x", at, op)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return fmt.Errorf("pickle ends without STOP opcode (truncated?)")
-}
-
-// unpickle runs gopickle on a prescanned pickle. gopickle panics on some
-// malformed streams (odd dict item counts, unhashable keys), so panics are
-// turned into errors: a corrupted checkpoint must never crash the program.
-func unpickle(p []byte, findClass func(module, name string) (any, error), persistentLoad func(any) (any, error)) (v any, err error) {
-	if err := scanPickle(p); err != nil {
-		return nil, err
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			v, err = nil, fmt.Errorf("malformed pickle: %v", r)
-		}
-	}()
-	u := pickle.NewUnpickler(bytes.NewReader(p))
-	u.FindClass = findClass
-	u.PersistentLoad = persistentLoad
-	return u.Load()
-}
 
 // opaqueClass stands for any Python global we do not interpret (numpy
 // scalars, argparse.Namespace, builtins.set, ...). Calling or instantiating it
@@ -220,24 +114,6 @@ func pySeq(v any) ([]any, bool) {
 		return []any(*s), true
 	}
 	return nil, false
-}
-
-// pyInt converts a pickled integer.
-func pyInt(v any) (int64, bool) {
-	switch x := v.(type) {
-	case int:
-		return int64(x), true
-	case bool:
-		if x {
-			return 1, true
-		}
-		return 0, true
-	case *big.Int:
-		if x.IsInt64() {
-			return x.Int64(), true
-		}
-	}
-	return 0, false
 }
 
 // keyString renders a dict key for use as a name.

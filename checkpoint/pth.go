@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/nlpodyssey/gopickle/types"
+
+	"github.com/pointpeft/pointpeft/internal/pickle"
 )
 
 // ErrLegacyFormat is returned (wrapped) for checkpoints in the pre-1.6
@@ -158,7 +160,7 @@ func openPTH(r io.ReaderAt, size int64, name string) (*PTH, error) {
 	if err != nil {
 		return nil, err
 	}
-	root, err := unpickle(p, c.findClass, c.persistentLoad)
+	root, err := pickle.Load(bytes.NewReader(p), int64(len(p)), c.findClass, c.persistentLoad)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", pkl.Name, err)
 	}
@@ -586,7 +588,7 @@ func (c *PTH) persistentLoad(pid any) (any, error) {
 	}
 	key, ok1 := t[2].(string)
 	loc, _ := t[3].(string)
-	numel, ok2 := pyInt(t[4])
+	numel, ok2 := pickle.Int(t[4])
 	if !ok1 || !ok2 || numel < 0 {
 		return nil, fmt.Errorf("persistent id %s: malformed key or size", repr(pid, 0, 80))
 	}
@@ -609,7 +611,7 @@ func (c *PTH) rebuildTensor(a []any, minArgs int, dtype string) (any, error) {
 	if !ok {
 		return nil, fmt.Errorf("storage argument is %s", repr(a[0], 0, 40))
 	}
-	off, ok := pyInt(a[1])
+	off, ok := pickle.Int(a[1])
 	if !ok || off < 0 || off > maxElements {
 		return nil, fmt.Errorf("storage %q: invalid storage offset %s", s.key, repr(a[1], 0, 40))
 	}
@@ -623,8 +625,8 @@ func (c *PTH) rebuildTensor(a []any, minArgs int, dtype string) (any, error) {
 		tr.dtype = dtype
 	}
 	for i := range size {
-		d, ok1 := pyInt(size[i])
-		st, ok2 := pyInt(stride[i])
+		d, ok1 := pickle.Int(size[i])
+		st, ok2 := pickle.Int(stride[i])
 		if !ok1 || !ok2 || d < 0 || st < 0 || d > maxElements || st > maxElements {
 			return nil, fmt.Errorf("storage %q: invalid size %s / stride %s", s.key, repr(a[2], 0, 40), repr(a[3], 0, 40))
 		}

@@ -205,6 +205,12 @@ func TestPTHCorrupted(t *testing.T) {
 			}
 			return b
 		}, []string{"data.pkl"}},
+		{"negative LONG4", func(n string, b []byte) []byte {
+			if strings.HasSuffix(n, "data.pkl") {
+				return []byte("\x80\x02\x8b\xff\xff\xff\xff.")
+			}
+			return b
+		}, []string{"data.pkl", "LONG4 has negative length -1"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -18,11 +18,6 @@ const (
 	// by the scale-only augmentation.
 	MildScaleLow  = 0.9
 	MildScaleHigh = 1.1
-	// DropoutMax is PointNet++'s random_point_dropout max_dropout_ratio.
-	DropoutMax = 0.875
-	// JitterSigma and JitterClip are PointNet's jitter_point_cloud defaults.
-	JitterSigma = 0.01
-	JitterClip  = 0.05
 )
 
 // Axis names a coordinate axis.
@@ -200,54 +195,4 @@ func RotateUp(points []float32, b, n int, up Axis, perSample bool, rng *rand.Ran
 		return nil, err
 	}
 	return angles, nil
-}
-
-// Dropout is PointNet++'s random_point_dropout, in place: per cloud it draws
-// a ratio r = U(0,1)*maxRatio, then drops each point independently with
-// probability r (U(0,1) <= r), overwriting dropped points with the cloud's
-// first point so the shape stays fixed. It returns the number of points
-// dropped per cloud. Use DropoutMax for the reference 0.875.
-func Dropout(points []float32, b, n int, maxRatio float64, rng *rand.Rand) ([]int, error) {
-	if err := checkCloud("Dropout points", points, b, n); err != nil {
-		return nil, err
-	}
-	if !(maxRatio >= 0 && maxRatio < 1) {
-		return nil, fmt.Errorf("%w: Dropout: maxRatio = %g, want 0 <= maxRatio < 1", ErrArgument, maxRatio)
-	}
-	if err := checkRNG("Dropout", rng); err != nil {
-		return nil, err
-	}
-	dropped := make([]int, b)
-	for bi := range b {
-		r := rng.Float64() * maxRatio
-		p := points[bi*n*3 : (bi+1)*n*3]
-		x, y, z := p[0], p[1], p[2]
-		for i := range n {
-			if rng.Float64() <= r {
-				p[3*i], p[3*i+1], p[3*i+2] = x, y, z
-				dropped[bi]++
-			}
-		}
-	}
-	return dropped, nil
-}
-
-// Jitter is PointNet's jitter_point_cloud, in place: every coordinate gets
-// independent Gaussian noise N(0, sigma²) clipped to [-clip, clip]. Use
-// JitterSigma, JitterClip for the reference 0.01 / 0.05.
-func Jitter(points []float32, b, n int, sigma, clip float64, rng *rand.Rand) error {
-	if err := checkCloud("Jitter points", points, b, n); err != nil {
-		return err
-	}
-	if !(sigma >= 0) || !(clip >= 0) || math.IsInf(sigma, 0) || math.IsInf(clip, 0) {
-		return fmt.Errorf("%w: Jitter: sigma = %g, clip = %g, want finite >= 0", ErrArgument, sigma, clip)
-	}
-	if err := checkRNG("Jitter", rng); err != nil {
-		return err
-	}
-	for i := range points {
-		e := min(max(sigma*rng.NormFloat64(), -clip), clip)
-		points[i] += float32(e)
-	}
-	return nil
 }

@@ -64,14 +64,3 @@ func BenchmarkGroup2048G128M32B32(b *testing.B) {
 		}
 	}
 }
-
-func BenchmarkThreeNN2048from128B32(b *testing.B) {
-	p := benchCloud(2048)
-	idx, _ := FPS(p, 32, 2048, 128)
-	c, _ := Gather(p, 32, 2048, idx, 128)
-	for b.Loop() {
-		if _, _, err := ThreeNN(c, 32, 128, p, 2048); err != nil {
-			b.Fatal(err)
-		}
-	}
-}

@@ -61,7 +61,7 @@ func checkFinite(what string, pts []float32, n int) error {
 }
 
 // checkIdx validates rows*k local indices into clouds of n points (a row
-// is a cloud for Gather, a query for InterpWeights).
+// is a cloud, as in Gather and FlatIndex).
 func checkIdx(what string, idx []int32, rows, k, n int) error {
 	if len(idx) != rows*k {
 		return fmt.Errorf("%w: %s: len %d, want %d*%d = %d", ErrShape, what, len(idx), rows, k, rows*k)

@@ -1,9 +1,8 @@
 // Package geom holds the point-cloud geometry that Point-MAE and Point-PEFT
 // run outside the Transformer: farthest point sampling, k-nearest
 // neighbours, Point-MAE patch grouping, unit-sphere normalisation, the
-// reference training augmentations, inverse-distance interpolation weights
-// (the Point-PEFT adapter's coarse-to-fine propagation), area-weighted mesh
-// surface sampling and index gathering.
+// reference training augmentations, area-weighted mesh surface sampling and
+// index gathering.
 //
 // Layout conventions, shared by every function:
 //

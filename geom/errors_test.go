@@ -31,8 +31,6 @@ func TestBadInputs(t *testing.T) {
 		{"FPS NaN", ErrNonFinite, "batch 1 point 5", func() error { _, e := FPS(nan, 2, 8, 4); return e }},
 		{"FPS Inf", ErrNonFinite, "batch 0 point 3", func() error { _, e := FPS(inf, 2, 8, 4); return e }},
 		{"FPS huge", ErrShape, "", func() error { _, e := FPS(ok, 1<<40, 1<<40, 4); return e }},
-		{"FPSRandomStart nil rng", ErrArgument, "", func() error { _, e := FPSRandomStart(ok, 2, 8, 4, nil); return e }},
-		{"FPSRandomStart NaN", ErrNonFinite, "batch 1 point 5", func() error { _, e := FPSRandomStart(nan, 2, 8, 4, rng()); return e }},
 		{"KNN k>n", ErrArgument, "", func() error { _, e := KNN(ok, 2, 8, ok, 8, 9); return e }},
 		{"KNN k=0", ErrArgument, "", func() error { _, e := KNN(ok, 2, 8, ok, 8, 0); return e }},
 		{"KNN query len", ErrShape, "", func() error { _, e := KNN(ok, 2, 8, ok[:9], 2, 2); return e }},
@@ -44,7 +42,6 @@ func TestBadInputs(t *testing.T) {
 		{"Gather idx range", ErrArgument, "row 1 entry 0 is 8", func() error { _, e := Gather(ok, 2, 8, []int32{0, 8}, 1); return e }},
 		{"Gather idx negative", ErrArgument, "", func() error { _, e := Gather(ok, 2, 8, []int32{-1, 0}, 1); return e }},
 		{"Gather idx len", ErrShape, "", func() error { _, e := Gather(ok, 2, 8, []int32{0, 0, 0}, 1); return e }},
-		{"GatherC src len", ErrShape, "", func() error { _, e := GatherC(ok, 2, 8, 4, []int32{0, 0}, 1); return e }},
 		{"FlatIndex range", ErrArgument, "", func() error { _, e := FlatIndex([]int32{0, 5}, 2, 5, 1); return e }},
 		{"Normalize NaN", ErrNonFinite, "batch 1 point 5", func() error { return NormalizeUnitSphere(nan, 2, 8) }},
 		{"Normalize len", ErrShape, "", func() error { return NormalizeUnitSphere(ok, 3, 8) }},
@@ -59,27 +56,6 @@ func TestBadInputs(t *testing.T) {
 		{"RotateAbout NaN angle", ErrArgument, "", func() error { return RotateAbout(ok, 2, 8, AxisY, []float64{math.NaN()}) }},
 		{"RotateUp nil rng", ErrArgument, "", func() error { _, e := RotateUp(ok, 2, 8, AxisZ, true, nil); return e }},
 		{"RotateUp NaN", ErrNonFinite, "batch 1 point 5", func() error { _, e := RotateUp(nan, 2, 8, AxisZ, true, rng()); return e }},
-		{"Dropout ratio", ErrArgument, "", func() error { _, e := Dropout(ok, 2, 8, 1, rng()); return e }},
-		{"Jitter sigma", ErrArgument, "", func() error { return Jitter(ok, 2, 8, -1, 0.05, rng()) }},
-		{"Jitter NaN", ErrNonFinite, "batch 1 point 5", func() error { return Jitter(nan, 2, 8, 0.01, 0.05, rng()) }},
-		{"InterpWeights eps", ErrArgument, "", func() error {
-			_, e := InterpWeights(ok, 2, 8, ok, 8, make([]int32, 16), 1, -1)
-			return e
-		}},
-		{"InterpWeights idx", ErrArgument, "", func() error {
-			_, e := InterpWeights(ok, 2, 8, ok, 8, append(make([]int32, 15), 8), 1, 0)
-			return e
-		}},
-		{"InterpWeights NaN target", ErrNonFinite, "target: batch 1 point 5", func() error {
-			_, e := InterpWeights(ok, 2, 8, nan, 8, make([]int32, 16), 1, 0)
-			return e
-		}},
-		{"KNNWeights eps", ErrArgument, "", func() error { _, _, e := KNNWeights(ok, 2, 8, ok, 8, 3, math.Inf(1)); return e }},
-		{"ThreeNN s<3", ErrArgument, "", func() error { _, _, e := ThreeNN(ok[:12], 2, 2, ok, 8); return e }},
-		{"Interpolate w len", ErrShape, "", func() error {
-			_, e := Interpolate(make([]float32, 32), 2, 8, 2, make([]int32, 4), make([]float32, 3), 2, 1)
-			return e
-		}},
 		{"SampleSurface no faces", ErrShape, "", func() error { _, e := SampleSurface(tri, nil, 10, rng()); return e }},
 		{"SampleSurface face range", ErrArgument, "face 0 corner 2", func() error { _, e := SampleSurface(tri, []int32{0, 1, 3}, 10, rng()); return e }},
 		{"SampleSurface zero area", ErrArgument, "total area", func() error { _, e := SampleSurface(tri, []int32{0, 1, 1}, 10, rng()); return e }},

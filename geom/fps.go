@@ -2,9 +2,7 @@ package geom
 
 import (
 	"fmt"
-	"math"
 	"math/bits"
-	"math/rand/v2"
 )
 
 // fpsSkipMag2 is the pointnet2 kernel's threshold: points with
@@ -124,64 +122,5 @@ func (s *fpsScratch) cuda(p []float32, n int, out []int32) {
 		}
 		old = besti
 		out[j] = int32(besti)
-	}
-}
-
-// FPSRandomStart is the numpy farthest point sampling that Point-BERT (and
-// Point-MAE's ModelNet loader) use when caching downsampled clouds: the
-// start index is drawn uniformly from [0, n) per cloud (numpy's
-// np.random.randint(0, N)), the running distance starts at 1e10, every point
-// is eligible (no 1e-3 rule) and ties go to the lowest index (np.argmax).
-// Start indices are drawn from rng in batch order before the parallel part,
-// so the result depends only on the seed.
-//
-// Preconditions (checked): as FPS, plus rng != nil.
-func FPSRandomStart(points []float32, b, n, m int, rng *rand.Rand) ([]int32, error) {
-	if err := checkCloud("FPSRandomStart points", points, b, n); err != nil {
-		return nil, err
-	}
-	if m < 1 || m > n {
-		return nil, fmt.Errorf("%w: FPSRandomStart: m = %d, want 1 <= m <= n = %d", ErrArgument, m, n)
-	}
-	if rng == nil {
-		return nil, fmt.Errorf("%w: FPSRandomStart: nil rng", ErrArgument)
-	}
-	starts := make([]int, b)
-	for i := range starts {
-		starts[i] = rng.IntN(n)
-	}
-	out := make([]int32, b*m)
-	parallelWorkers(b, 1, func() func(lo, hi int) {
-		s := newFPSScratch(n)
-		return func(lo, hi int) {
-			for bi := lo; bi < hi; bi++ {
-				s.numpy(points[bi*n*3:(bi+1)*n*3], n, starts[bi], out[bi*m:(bi+1)*m])
-			}
-		}
-	})
-	return out, nil
-}
-
-func (s *fpsScratch) numpy(p []float32, n, start int, out []int32) {
-	xs, ys, zs, temp := s.xs[:n], s.ys[:n], s.zs[:n], s.temp[:n]
-	for k := range n {
-		xs[k], ys[k], zs[k] = p[3*k], p[3*k+1], p[3*k+2]
-		temp[k] = 1e10
-	}
-	far := start
-	for j := range out {
-		out[j] = int32(far)
-		x1, y1, z1 := xs[far], ys[far], zs[far]
-		best, besti := float32(math.Inf(-1)), 0
-		for i := range xs {
-			d := sqDist(x1, y1, z1, xs[i], ys[i], zs[i])
-			if d < temp[i] {
-				temp[i] = d
-			}
-			if temp[i] > best {
-				best, besti = temp[i], i
-			}
-		}
-		far = besti
 	}
 }

@@ -117,27 +117,6 @@ func TestFPSTieKeyIsBitReversedThreadOrder(t *testing.T) {
 	}
 }
 
-func TestFPSRandomStartMatchesNumpy(t *testing.T) {
-	for _, sh := range fpsShapes {
-		if sh.n > 2048 {
-			continue
-		}
-		rng := rand.New(rand.NewPCG(5, uint64(sh.n)))
-		p := trickyCloud(rng, sh.b, sh.n)
-		got, err := FPSRandomStart(p, sh.b, sh.n, sh.m, rand.New(rand.NewPCG(9, 9)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		starts := rand.New(rand.NewPCG(9, 9))
-		for bi := range sh.b {
-			want := numpyFPS(p[bi*sh.n*3:(bi+1)*sh.n*3], sh.n, sh.m, starts.IntN(sh.n))
-			if g := got[bi*sh.m : (bi+1)*sh.m]; !slices.Equal(g, want) {
-				t.Fatalf("b=%d n=%d m=%d cloud %d:\n got %v\nwant %v", sh.b, sh.n, sh.m, bi, g, want)
-			}
-		}
-	}
-}
-
 func TestParallelDeterminism(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	b, n := 9, 700

@@ -6,35 +6,27 @@ import "fmt"
 // row b*k+j is points[b, idx[b*k+j]]. idx holds k local indices per cloud,
 // as returned by FPS (k = m) or KNN (k = q*k).
 func Gather(points []float32, b, n int, idx []int32, k int) ([]float32, error) {
-	return GatherC(points, b, n, 3, idx, k)
-}
-
-// GatherC is Gather for rows of c channels: src is [b*n*c] channel-last
-// (e.g. per-point features), idx is [b*k] local indices, and the result is
-// [b*k*c]. Feature values are copied as they are (no finiteness check, since
-// features, unlike coordinates, are not this package's to police).
-func GatherC(src []float32, b, n, c int, idx []int32, k int) ([]float32, error) {
-	if err := checkSizes("GatherC source", 1, b, n, c); err != nil {
+	if err := checkSizes("Gather source", 3, b, n); err != nil {
 		return nil, err
 	}
-	if err := checkSizes("GatherC output", 1, b, k, c); err != nil {
+	if err := checkSizes("Gather output", 3, b, k); err != nil {
 		return nil, err
 	}
-	if len(src) != b*n*c {
-		return nil, fmt.Errorf("%w: GatherC: len(src) = %d, want %d*%d*%d", ErrShape, len(src), b, n, c)
+	if len(points) != b*n*3 {
+		return nil, fmt.Errorf("%w: Gather: len(points) = %d, want %d*%d*3", ErrShape, len(points), b, n)
 	}
-	if err := checkIdx("GatherC idx", idx, b, k, n); err != nil {
+	if err := checkIdx("Gather idx", idx, b, k, n); err != nil {
 		return nil, err
 	}
-	out := make([]float32, b*k*c)
-	gatherInto(out, src, n, c, idx, k)
+	out := make([]float32, b*k*3)
+	gatherInto(out, points, n, idx, k)
 	return out, nil
 }
 
-func gatherInto(out, src []float32, n, c int, idx []int32, k int) {
+func gatherInto(out, points []float32, n int, idx []int32, k int) {
 	for r, v := range idx {
-		s := ((r/k)*n + int(v)) * c
-		copy(out[r*c:(r+1)*c], src[s:s+c])
+		s := ((r/k)*n + int(v)) * 3
+		copy(out[r*3:(r+1)*3], points[s:s+3])
 	}
 }
 

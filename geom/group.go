@@ -42,7 +42,7 @@ func Group(points []float32, b, n, numGroup, groupSize int) (*Groups, error) {
 	cidx := fpsInto(points, b, n, numGroup) // points already checked
 	g, m := numGroup, groupSize
 	center := make([]float32, b*g*3)
-	gatherInto(center, points, n, 3, cidx, g)
+	gatherInto(center, points, n, cidx, g)
 	idx := make([]int32, b*g*m)
 	knnInto(points, n, center, g, m, idx)
 

@@ -77,13 +77,6 @@ func TestGatherAndFlatIndex(t *testing.T) {
 	if !slices.Equal(g, want) {
 		t.Fatalf("Gather got %v", g)
 	}
-	f, err := GatherC([]float32{1, 2, 3, 4, 5, 6, 7, 8}, 2, 2, 2, []int32{1, 0}, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Equal(f, []float32{3, 4, 5, 6}) {
-		t.Fatalf("GatherC got %v", f)
-	}
 	fl, err := FlatIndex([]int32{1, 0, 1, 1}, 2, 5, 2)
 	if err != nil {
 		t.Fatal(err)

@@ -102,33 +102,6 @@ func bruteFPS(p []float32, n, m int) []int32 {
 	return out
 }
 
-// numpyFPS transcribes Point-BERT's numpy farthest_point_sample.
-func numpyFPS(p []float32, n, m, start int) []int32 {
-	dist := make([]float64, n)
-	for i := range dist {
-		dist[i] = 1e10
-	}
-	out := make([]int32, m)
-	far := start
-	for i := range m {
-		out[i] = int32(far)
-		c := p[3*far : 3*far+3]
-		for k := range n {
-			d := float64(refDist(p, k, c[0], c[1], c[2]))
-			if d < dist[k] {
-				dist[k] = d
-			}
-		}
-		far = 0
-		for k := range n {
-			if dist[k] > dist[far] {
-				far = k
-			}
-		}
-	}
-	return out
-}
-
 // bruteKNN sorts every point by (distance, index) and keeps k.
 func bruteKNN(p []float32, n int, x, y, z float32, k int) []int32 {
 	ids := make([]int, n)

@@ -1,18 +1,17 @@
 package pcio
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"math"
-	"math/big"
 	"os"
 
-	"github.com/nlpodyssey/gopickle/pickle"
 	"github.com/nlpodyssey/gopickle/types"
+
+	"github.com/pointpeft/pointpeft/internal/pickle"
 )
 
 // Array is an n-dimensional float32 array in C order.
@@ -51,29 +50,11 @@ func DecodeDat(b []byte) ([]Array, []int, error) {
 }
 
 func decodeDat(r io.ReaderAt, size int64) ([]Array, []int, error) {
-	// gopickle allocates whatever length a pickle opcode states, so first
-	// check every stated length against the bytes that actually follow.
-	if err := scanPickle(bufio.NewReaderSize(io.NewSectionReader(r, 0, size), 1<<16), size); err != nil {
-		return nil, nil, fmt.Errorf("pickle: %w", err)
-	}
-	v, err := unpickleNumpy(bufio.NewReaderSize(io.NewSectionReader(r, 0, size), 1<<20))
+	v, err := pickle.Load(r, size, findNumpyClass, nil)
 	if err != nil {
-		return nil, nil, fmt.Errorf("pickle: %w", err)
+		return nil, nil, err
 	}
 	return datLists(v)
-}
-
-func unpickleNumpy(r io.Reader) (v any, err error) {
-	// gopickle is third-party code run on untrusted bytes; turn any panic it
-	// may have on malformed input into an error.
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("malformed pickle: %v", p)
-		}
-	}()
-	u := pickle.NewUnpickler(r)
-	u.FindClass = findNumpyClass
-	return u.Load()
 }
 
 func datLists(v any) ([]Array, []int, error) {
@@ -136,28 +117,8 @@ func labelValue(v any) (int, bool) {
 		x := a.data[0]
 		return int(x), x >= 0 && x < 1<<24 && x == float32(math.Trunc(float64(x)))
 	}
-	x, ok := pyInt(v)
-	return x, ok && x >= 0
-}
-
-// pyInt converts an unpickled Python int or bool.
-func pyInt(v any) (int, bool) {
-	switch t := v.(type) {
-	case int:
-		return t, true
-	case int64:
-		return int(t), true
-	case bool:
-		if t {
-			return 1, true
-		}
-		return 0, true
-	case *big.Int:
-		if t.IsInt64() {
-			return int(t.Int64()), true
-		}
-	}
-	return 0, false
+	x, ok := pickle.Int(v)
+	return int(x), ok && x >= 0
 }
 
 // findNumpyClass resolves the globals a pickled NumPy array refers to.
@@ -188,8 +149,7 @@ func (f pyFunc) Call(args ...any) (any, error) { return f(args...) }
 type npNdarrayClass struct{}
 
 type npDtype struct {
-	kind  byte // 'f', 'i', 'u' or 'b'
-	size  int
+	scalarType
 	order binary.ByteOrder
 }
 
@@ -201,18 +161,8 @@ func npNewDtype(args ...any) (any, error) {
 	if !ok || len(s) < 2 {
 		return nil, fmt.Errorf("%w numpy.dtype(%v)", ErrUnsupported, args[0])
 	}
-	d := &npDtype{kind: s[0], order: binary.LittleEndian}
-	switch s[1:] {
-	case "1", "2", "4", "8":
-		d.size = int(s[1] - '0')
-	default:
-		return nil, fmt.Errorf("%w numpy dtype %q", ErrUnsupported, s)
-	}
-	switch {
-	case d.kind == 'f' && (d.size == 4 || d.size == 8):
-	case d.kind == 'i' || d.kind == 'u':
-	case d.kind == 'b' && d.size == 1:
-	default:
+	d := &npDtype{scalarType: scalarType{kind: s[0], size: int(s[1] - '0')}, order: binary.LittleEndian}
+	if len(s) != 2 || !d.valid() {
 		return nil, fmt.Errorf("%w numpy dtype %q", ErrUnsupported, s)
 	}
 	return d, nil
@@ -262,7 +212,7 @@ func (a *npArray) PySetState(state any) error {
 	if !ok || len(st) != 4 {
 		return errors.New("bad numpy.ndarray state")
 	}
-	if fortran, _ := pyInt(st[2]); fortran != 0 {
+	if fortran, _ := pickle.Int(st[2]); fortran != 0 {
 		return fmt.Errorf("%w Fortran-ordered array", ErrUnsupported)
 	}
 	return a.fill(st[0], st[1], st[3])
@@ -288,48 +238,19 @@ func (a *npArray) fill(shapeV, dtypeV, dataV any) error {
 	}
 	a.shape = make([]int, len(dims))
 	for i, d := range dims {
-		v, ok := pyInt(d)
+		v, ok := pickle.Int(d)
 		if !ok {
 			return errors.New("bad numpy array shape")
 		}
-		a.shape[i] = v
+		a.shape[i] = int(v)
 	}
 	n, ok := shapeCount(a.shape, len(raw)/dt.size)
 	if !ok || n*dt.size != len(raw) {
 		return fmt.Errorf("numpy array shape %v does not match %d data bytes", a.shape, len(raw))
 	}
 	a.dtype = dt
-	a.data = make([]float32, n)
-	for i := range a.data {
-		p := raw[i*dt.size : (i+1)*dt.size]
-		a.data[i] = float32(npValue(p, dt))
-	}
+	a.data = dt.decodeAll(raw, dt.order)
 	return nil
-}
-
-func npValue(p []byte, dt *npDtype) float64 {
-	o := dt.order
-	switch {
-	case dt.kind == 'f' && dt.size == 4:
-		return float64(math.Float32frombits(o.Uint32(p)))
-	case dt.kind == 'f':
-		return math.Float64frombits(o.Uint64(p))
-	case dt.size == 1 && dt.kind == 'i':
-		return float64(int8(p[0]))
-	case dt.size == 1:
-		return float64(p[0])
-	case dt.size == 2 && dt.kind == 'i':
-		return float64(int16(o.Uint16(p)))
-	case dt.size == 2:
-		return float64(o.Uint16(p))
-	case dt.size == 4 && dt.kind == 'i':
-		return float64(int32(o.Uint32(p)))
-	case dt.size == 4:
-		return float64(o.Uint32(p))
-	case dt.kind == 'i':
-		return float64(int64(o.Uint64(p)))
-	}
-	return float64(o.Uint64(p))
 }
 
 // npScalar handles numpy.core.multiarray.scalar(dtype, bytes).

@@ -71,16 +71,16 @@ func DecodeNPY(b []byte) ([]float32, []int, error) {
 	if !ok {
 		return nil, nil, errors.New("npy: header has no 'shape' tuple")
 	}
-	order, size, err := parseFloatDescr(descr)
+	order, typ, err := parseFloatDescr(descr)
 	if err != nil {
 		return nil, nil, fmt.Errorf("npy: %w", err)
 	}
 	payload := b[off+hlen:]
-	count, ok := shapeCount(shape, len(payload)/size)
-	if !ok || count*size != len(payload) {
+	count, ok := shapeCount(shape, len(payload)/typ.size)
+	if !ok || count*typ.size != len(payload) {
 		return nil, nil, fmt.Errorf("npy: shape %v of %s needs a different size than the %d data bytes present", shape, descr, len(payload))
 	}
-	return decodeFloats(payload, count, size, order), shape, nil
+	return typ.decodeAll(payload, order), shape, nil
 }
 
 // shapeCount multiplies out shape, failing on negative dims or a product
@@ -104,32 +104,18 @@ func shapeCount(shape []int, limit int) (int, bool) {
 }
 
 // parseFloatDescr accepts NumPy float32/float64 type strings such as '<f4'.
-func parseFloatDescr(d string) (binary.ByteOrder, int, error) {
+func parseFloatDescr(d string) (binary.ByteOrder, scalarType, error) {
 	if len(d) != 3 || d[1] != 'f' || (d[2] != '4' && d[2] != '8') {
-		return nil, 0, fmt.Errorf("%w dtype %q (want float32 or float64)", ErrUnsupported, d)
+		return nil, scalarType{}, fmt.Errorf("%w dtype %q (want float32 or float64)", ErrUnsupported, d)
 	}
-	size := int(d[2] - '0')
+	typ := scalarType{kind: 'f', size: int(d[2] - '0')}
 	switch d[0] {
 	case '<', '=', '|':
-		return binary.LittleEndian, size, nil
+		return binary.LittleEndian, typ, nil
 	case '>':
-		return binary.BigEndian, size, nil
+		return binary.BigEndian, typ, nil
 	}
-	return nil, 0, fmt.Errorf("%w byte order in dtype %q", ErrUnsupported, d)
-}
-
-func decodeFloats(p []byte, count, size int, order binary.ByteOrder) []float32 {
-	out := make([]float32, count)
-	if size == 4 {
-		for i := range out {
-			out[i] = math.Float32frombits(order.Uint32(p[i*4:]))
-		}
-		return out
-	}
-	for i := range out {
-		out[i] = float32(math.Float64frombits(order.Uint64(p[i*8:])))
-	}
-	return out
+	return nil, scalarType{}, fmt.Errorf("%w byte order in dtype %q", ErrUnsupported, d)
 }
 
 // WriteNPY writes data as a little-endian float32 .npy (version 1) file with

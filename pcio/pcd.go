@@ -38,10 +38,12 @@ func DecodePCD(b []byte) (Cloud, error) {
 
 type pcdField struct {
 	name  string
-	size  int
-	typ   byte // F, I or U
+	typ   scalarType
 	count int
 }
+
+// pcdKinds maps PCD's TYPE letters to scalar kinds.
+var pcdKinds = map[string]byte{"F": 'f', "I": 'i', "U": 'u'}
 
 func decodePCD(b []byte) (Cloud, error) {
 	var (
@@ -113,25 +115,16 @@ func decodePCD(b []byte) (Cloud, error) {
 	stride, cols := 0, 0
 	for i := range fields {
 		f := &fields[i]
-		f.typ = strings.ToUpper(types[i])[0]
-		f.size, _ = strconv.Atoi(sizes[i])
+		f.typ.kind = pcdKinds[strings.ToUpper(types[i])]
+		f.typ.size, _ = strconv.Atoi(sizes[i])
 		f.count = 1
 		if counts != nil {
 			f.count, _ = strconv.Atoi(counts[i])
 		}
-		ok := f.count >= 1 && f.count <= 1<<16
-		switch f.typ {
-		case 'F':
-			ok = ok && (f.size == 4 || f.size == 8)
-		case 'I', 'U':
-			ok = ok && (f.size == 1 || f.size == 2 || f.size == 4 || f.size == 8)
-		default:
-			ok = false
-		}
-		if !ok {
+		if f.count < 1 || f.count > 1<<16 || !f.typ.valid() {
 			return Cloud{}, fmt.Errorf("field %s: bad TYPE/SIZE/COUNT %s/%s", f.name, types[i], sizes[i])
 		}
-		stride += f.size * f.count
+		stride += f.typ.size * f.count
 		cols += f.count
 	}
 	xyz, extra, names, err := pcdLayout(fields)
@@ -175,8 +168,8 @@ func decodePCD(b []byte) (Cloud, error) {
 			j := 0
 			for _, f := range fields {
 				for k := 0; k < f.count; k++ {
-					vals[j] = pcdValue(p[:f.size], f)
-					p = p[f.size:]
+					vals[j] = f.typ.decode(p, binary.LittleEndian)
+					p = p[f.typ.size:]
 					j++
 				}
 			}
@@ -242,30 +235,4 @@ func pcdInt(args []string) (int, error) {
 		return 0, fmt.Errorf("bad value %q", args[0])
 	}
 	return v, nil
-}
-
-// pcdValue decodes one little-endian binary value.
-func pcdValue(p []byte, f pcdField) float64 {
-	le := binary.LittleEndian
-	switch {
-	case f.typ == 'F' && f.size == 4:
-		return float64(math.Float32frombits(le.Uint32(p)))
-	case f.typ == 'F':
-		return math.Float64frombits(le.Uint64(p))
-	case f.size == 1 && f.typ == 'I':
-		return float64(int8(p[0]))
-	case f.size == 1:
-		return float64(p[0])
-	case f.size == 2 && f.typ == 'I':
-		return float64(int16(le.Uint16(p)))
-	case f.size == 2:
-		return float64(le.Uint16(p))
-	case f.size == 4 && f.typ == 'I':
-		return float64(int32(le.Uint32(p)))
-	case f.size == 4:
-		return float64(le.Uint32(p))
-	case f.typ == 'I':
-		return float64(int64(le.Uint64(p)))
-	}
-	return float64(le.Uint64(p))
 }

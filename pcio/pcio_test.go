@@ -315,6 +315,14 @@ func TestDat(t *testing.T) {
 	if _, _, err := DecodeDat(evil); !errors.Is(err, ErrUnsupported) {
 		t.Fatalf("evil pickle: %v", err)
 	}
+	// The opcode scan is internal/pickle's: EMPTY_SET is known, an empty LONG1
+	// (no sign byte) is refused before gopickle indexes it.
+	if _, _, err := DecodeDat([]byte("\x80\x04\x8f.")); err == nil || !strings.Contains(err.Error(), "expected [list_of_points") {
+		t.Fatalf("EMPTY_SET: %v", err)
+	}
+	if _, _, err := DecodeDat([]byte("\x80\x02\x8a\x00.")); err == nil || !strings.Contains(err.Error(), "LONG1 is empty") {
+		t.Fatalf("empty LONG1: %v", err)
+	}
 	// BINBYTES8 claiming 2^62 bytes.
 	huge := []byte("\x80\x04\x8e\x00\x00\x00\x00\x00\x00\x00\x40.")
 	if _, _, err := DecodeDat(huge); err == nil {

@@ -14,29 +14,23 @@ import (
 	"github.com/pointpeft/pointpeft/internal/atomicfile"
 )
 
-// plyType is a PLY scalar type.
-type plyType struct {
-	size  int
-	float bool
-	sign  bool
-}
-
-var plyTypes = map[string]plyType{
-	"char": {1, false, true}, "int8": {1, false, true},
-	"uchar": {1, false, false}, "uint8": {1, false, false},
-	"short": {2, false, true}, "int16": {2, false, true},
-	"ushort": {2, false, false}, "uint16": {2, false, false},
-	"int": {4, false, true}, "int32": {4, false, true},
-	"uint": {4, false, false}, "uint32": {4, false, false},
-	"float": {4, true, true}, "float32": {4, true, true},
-	"double": {8, true, true}, "float64": {8, true, true},
+// plyTypes are PLY's scalar types, by both their names.
+var plyTypes = map[string]scalarType{
+	"char": {'i', 1}, "int8": {'i', 1},
+	"uchar": {'u', 1}, "uint8": {'u', 1},
+	"short": {'i', 2}, "int16": {'i', 2},
+	"ushort": {'u', 2}, "uint16": {'u', 2},
+	"int": {'i', 4}, "int32": {'i', 4},
+	"uint": {'u', 4}, "uint32": {'u', 4},
+	"float": {'f', 4}, "float32": {'f', 4},
+	"double": {'f', 8}, "float64": {'f', 8},
 }
 
 type plyProp struct {
 	name  string
-	typ   plyType
+	typ   scalarType
 	list  bool
-	count plyType // type of the list length
+	count scalarType // type of the list length
 }
 
 type plyElement struct {
@@ -199,7 +193,7 @@ func parsePLYProp(f []string) (plyProp, error) {
 	if len(f) == 5 && f[1] == "list" {
 		ct, ok1 := plyTypes[f[2]]
 		it, ok2 := plyTypes[f[3]]
-		if !ok1 || !ok2 || ct.float {
+		if !ok1 || !ok2 || ct.kind == 'f' {
 			return plyProp{}, errors.New("bad list types")
 		}
 		return plyProp{name: f[4], typ: it, list: true, count: ct}, nil
@@ -317,7 +311,7 @@ func skipPLYElement(r plyReader, e *plyElement) error {
 
 // plyReader reads PLY body values in ascii or binary encoding.
 type plyReader interface {
-	scalar(t plyType) (float64, error)
+	scalar(t scalarType) (float64, error)
 	listLen(p plyProp) (int, error)
 	skipList(p plyProp) error
 	skipProp(p plyProp) error
@@ -341,7 +335,7 @@ func (r *plyASCII) token() (string, error) {
 	return s[:i], nil
 }
 
-func (r *plyASCII) scalar(t plyType) (float64, error) {
+func (r *plyASCII) scalar(t scalarType) (float64, error) {
 	tok, err := r.token()
 	if err != nil {
 		return 0, err
@@ -393,29 +387,13 @@ type plyBinary struct {
 
 func (r *plyBinary) left() int { return len(r.b) }
 
-func (r *plyBinary) scalar(t plyType) (float64, error) {
+func (r *plyBinary) scalar(t scalarType) (float64, error) {
 	if len(r.b) < t.size {
 		return 0, io.ErrUnexpectedEOF
 	}
-	p := r.b[:t.size]
+	v := t.decode(r.b, r.order)
 	r.b = r.b[t.size:]
-	switch {
-	case t.float && t.size == 4:
-		return float64(math.Float32frombits(r.order.Uint32(p))), nil
-	case t.float:
-		return math.Float64frombits(r.order.Uint64(p)), nil
-	case t.size == 1 && t.sign:
-		return float64(int8(p[0])), nil
-	case t.size == 1:
-		return float64(p[0]), nil
-	case t.size == 2 && t.sign:
-		return float64(int16(r.order.Uint16(p))), nil
-	case t.size == 2:
-		return float64(r.order.Uint16(p)), nil
-	case t.sign:
-		return float64(int32(r.order.Uint32(p))), nil
-	}
-	return float64(r.order.Uint32(p)), nil
+	return v, nil
 }
 
 func (r *plyBinary) listLen(p plyProp) (int, error) {

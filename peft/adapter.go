@@ -44,33 +44,38 @@ func (a *Adapter) Forward(ctx *nn.Ctx, x *tensor.Tensor) *tensor.Tensor {
 // Params implements nn.Module.
 func (a *Adapter) Params() []*tensor.Tensor { return nn.Collect(a.LN1, a.LN2) }
 
-// LocalAttention is the authors' Attention1, the Geometry-aware Adapter's attention
-// among the members of each spatial neighbourhood: qkv Linear(C, 3·inner) without bias,
-// heads of inner/heads channels, scale inner^-½ (not per head), proj Linear(inner, C).
+// LocalAttention is the Geometry-aware Adapter's attention among the members of each
+// spatial neighbourhood, with its pre-norm: the authors' Attention1 ("attn1": qkv
+// Linear(C, 3·inner) without bias, heads of inner/heads channels, scale inner^-½, not
+// per head, proj Linear(inner, C)) and LayerNorm "norm3". The authors' encoder holds
+// one of each, shared by the adapters of all blocks.
 type LocalAttention struct {
 	QKV, Proj *nn.Linear
 	Heads     int
 	Scale     float32
+	Norm      *nn.LayerNorm
 }
 
-// NewLocalAttention makes the shared blocks.attn1.
-func NewLocalAttention(name string, dim, inner, heads int, rng *rand.Rand) *LocalAttention {
+// NewLocalAttention makes the shared prefix.attn1 and prefix.norm3.
+func NewLocalAttention(prefix string, dim, inner, heads int, rng *rand.Rand) *LocalAttention {
 	return &LocalAttention{
-		QKV:   nn.NewLinear(name+".qkv", dim, 3*inner, false, rng),
-		Proj:  nn.NewLinear(name+".proj", inner, dim, true, rng),
+		QKV:   nn.NewLinear(prefix+".attn1.qkv", dim, 3*inner, false, rng),
+		Proj:  nn.NewLinear(prefix+".attn1.proj", inner, dim, true, rng),
 		Heads: heads,
 		Scale: float32(1 / math.Sqrt(float64(inner))),
+		Norm:  nn.NewLayerNorm(prefix+".norm3", dim),
 	}
 }
 
-// Params implements nn.Module.
-func (l *LocalAttention) Params() []*tensor.Tensor { return nn.Collect(l.QKV, l.Proj) }
+// Params implements nn.Module in the authors' registration order (attn1, then norm3).
+func (l *LocalAttention) Params() []*tensor.Tensor { return nn.Collect(l.QKV, l.Proj, l.Norm) }
 
-// GeometryAdapter is the Geometry-aware Adapter of one block. The FFN adapter scales the
-// MLP branch; the GA core then aggregates each token's spatial neighbourhood:
+// GeometryAdapter is the Geometry-aware Adapter of one block. The FFN adapter, scaled by
+// AdCof, adds to the MLP branch; the GA core then aggregates each token's spatial
+// neighbourhood:
 //
 //	NB  = Y[idx]                               k nearest tokens of each coarse centre
-//	NB  = NB + DropPath(attn1(norm3(NB)))      local attention (attn1, norm3 shared by all blocks)
+//	NB  = NB + DropPath(attn1(norm3(NB)))      local attention (Local, shared by all blocks)
 //	V   = GELU(BN(max_k NB)) + CenterCof·Y[cidx]
 //	X'  = X + ProCof · Σ_s w_s V_s             w ∝ 1/‖x − c_s‖², all coarse centres
 //
@@ -79,6 +84,22 @@ type GeometryAdapter struct {
 	FFN          *Adapter        // "adapter": AdapterSuper_f on the MLP output
 	OutTransform *nn.BatchNorm1d // "out_transform.0", followed by GELU
 	Post         *Adapter        // "adapter1": residual, over cls, prompts and tokens
+	// Local is the neighbourhood attention and its norm, one for all blocks' adapters.
+	Local                    *LocalAttention
+	AdCof, CenterCof, ProCof float32
+}
+
+// newGeometryAdapter makes the adapter of block prefix around the shared local attention.
+func newGeometryAdapter(prefix string, cfg Config, dim int, local *LocalAttention, rng *rand.Rand) *GeometryAdapter {
+	return &GeometryAdapter{
+		FFN:          NewAdapter(prefix+".adapter", dim, cfg.AdapterDim, cfg.AdapterDropout, false, rng),
+		OutTransform: nn.NewBatchNorm1d(prefix+".out_transform.0", dim),
+		Post:         NewAdapter(prefix+".adapter1", dim, cfg.AdapterDim, cfg.AdapterDropout, true, rng),
+		Local:        local,
+		AdCof:        cfg.AdCof,
+		CenterCof:    cfg.CenterCof,
+		ProCof:       cfg.ProCof,
+	}
 }
 
 // Geometry is where the GA core of one block finds its neighbourhoods: the flat
@@ -105,22 +126,22 @@ type Geometry struct {
 // work. The local attention is recomputed in the backward pass from the table rather
 // than keeping its per-neighbourhood activations, a few percent of a block's work for
 // most of its memory.
-func (g *GeometryAdapter) core(ctx *nn.Ctx, table, x *tensor.Tensor, geo *Geometry, attn *LocalAttention, norm3 *nn.LayerNorm,
-	dropPath float32, cfg *Config) *tensor.Tensor {
+func (g *GeometryAdapter) core(ctx *nn.Ctx, table, x *tensor.Tensor, geo *Geometry, dropPath float32) *tensor.Tensor {
 	b, r, c := table.Dim(0), table.Dim(1), table.Dim(2)
 	flat := tensor.Reshape(table, b*r, c)
+	attn := g.Local
 	local := tensor.Recompute(flat, func(flat *tensor.Tensor) *tensor.Tensor {
-		qkv := attn.QKV.Forward(norm3.Forward(flat))
+		qkv := attn.QKV.Forward(attn.Norm.Forward(flat))
 		qkv = tensor.Reshape(tensor.IndexSelect(qkv, geo.Idx), b*geo.G2, geo.K, qkv.Dim(1))
 		return attn.Proj.Forward(tensor.Attention(qkv, attn.Heads, attn.Scale))
 	})
 	// max_k(NB + DropPath(local)) in one pass, NB = the gathered table rows.
 	pooled := tensor.GatherAddMax(flat, geo.Idx, local, tensor.DropPathScales(b*geo.G2, dropPath, ctx.Train, ctx.RNG)) // [B·G2, C]
 	v := tensor.GELU(g.OutTransform.Forward(ctx, pooled))
-	v = tensor.Add(v, tensor.Scale(tensor.IndexSelect(flat, geo.CenterIdx), cfg.CenterCof))
+	v = tensor.Add(v, tensor.Scale(tensor.IndexSelect(flat, geo.CenterIdx), g.CenterCof))
 	interp := tensor.MatMul(geo.W, tensor.Reshape(v, b, geo.G2, c), false, false)
-	return tensor.Add(x, tensor.Scale(interp, cfg.ProCof))
+	return tensor.Add(x, tensor.Scale(interp, g.ProCof))
 }
 
-// Params implements nn.Module.
+// Params implements nn.Module: the block's own parameters, without the shared Local.
 func (g *GeometryAdapter) Params() []*tensor.Tensor { return nn.Collect(g.FFN, g.OutTransform, g.Post) }

@@ -24,15 +24,11 @@ type Block struct {
 	ADGate *tensor.Tensor
 }
 
-func newBlock(prefix string, base *nn.Block, cfg Config, dim int, rng *rand.Rand) *Block {
+func newBlock(prefix string, base *nn.Block, cfg Config, dim int, local *LocalAttention, rng *rand.Rand) *Block {
 	return &Block{
 		Base:   base,
 		Prompt: NewPointPriorPrompt(prefix, cfg, dim, rng),
-		GA: &GeometryAdapter{
-			FFN:          NewAdapter(prefix+".adapter", dim, cfg.AdapterDim, cfg.AdapterDropout, false, rng),
-			OutTransform: nn.NewBatchNorm1d(prefix+".out_transform.0", dim),
-			Post:         NewAdapter(prefix+".adapter1", dim, cfg.AdapterDim, cfg.AdapterDropout, true, rng),
-		},
+		GA:     newGeometryAdapter(prefix, cfg, dim, local, rng),
 		ADGate: tensor.NewParam(prefix+".ad_gate", make([]float32, 1), 1),
 	}
 }
@@ -40,23 +36,22 @@ func newBlock(prefix string, base *nn.Block, cfg Config, dim int, rng *rand.Rand
 // forward runs the block on x [B, 1+G, C] (positions already added); cache is the cache
 // prompt or nil, geo the neighbourhoods for this layer kind. It is a tensor.Segment: what
 // the backward pass does not read is dropped when it returns.
-func (blk *Block) forward(ctx *nn.Ctx, m *PointPEFT, x *tensor.Tensor, promptLayer bool, geo *Geometry, cache *tensor.Tensor) *tensor.Tensor {
-	return tensor.Segment(func() *tensor.Tensor { return blk.forwardAll(ctx, m, x, promptLayer, geo, cache) })
+func (blk *Block) forward(ctx *nn.Ctx, x *tensor.Tensor, promptLayer bool, geo *Geometry, cache *tensor.Tensor) *tensor.Tensor {
+	return tensor.Segment(func() *tensor.Tensor { return blk.forwardAll(ctx, x, promptLayer, geo, cache) })
 }
 
-func (blk *Block) forwardAll(ctx *nn.Ctx, m *PointPEFT, x *tensor.Tensor, promptLayer bool, geo *Geometry, cache *tensor.Tensor) *tensor.Tensor {
-	cfg := &m.Cfg
+func (blk *Block) forwardAll(ctx *nn.Ctx, x *tensor.Tensor, promptLayer bool, geo *Geometry, cache *tensor.Tensor) *tensor.Tensor {
 	b, n := x.Dim(0), x.Dim(1)
 	t := 0
 	z := x
 	if promptLayer {
-		t = cfg.NumTokens
+		t = blk.Prompt.Embeddings.Dim(0)
 		z = tensor.Concat(1, tensor.Slice(x, 1, 0, 1), blk.Prompt.Tokens(ctx, b, cache), tensor.Slice(x, 1, 1, n))
 	}
 	base := blk.Base
 	z = tensor.Add(z, base.AttnBranch(ctx, z))
 	f := tensor.DropPath(base.MlpBranch(ctx, z), base.DropPath, ctx.Train, ctx.RNG)
-	z = tensor.Add(tensor.Add(z, f), tensor.Scale(blk.GA.FFN.Forward(ctx, f), cfg.AdCof))
+	z = tensor.Add(tensor.Add(z, f), tensor.Scale(blk.GA.FFN.Forward(ctx, f), blk.GA.AdCof))
 
 	cls := tensor.Slice(z, 1, 0, 1)
 	tokens := tensor.Slice(z, 1, 1+t, n+t)
@@ -66,7 +61,7 @@ func (blk *Block) forwardAll(ctx *nn.Ctx, m *PointPEFT, x *tensor.Tensor, prompt
 		prompts = tensor.Slice(z, 1, 1, 1+t)
 		table = tensor.Concat(1, prompts, tokens)
 	}
-	tokens = blk.GA.core(ctx, table, tokens, geo, m.Attn1, m.Norm3, base.DropPath, cfg)
+	tokens = blk.GA.core(ctx, table, tokens, geo, base.DropPath)
 	if !promptLayer {
 		return blk.GA.Post.Forward(ctx, tensor.Concat(1, cls, tokens))
 	}

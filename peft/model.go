@@ -17,8 +17,6 @@ type PointPEFT struct {
 	Blocks   []*Block
 	// PromptCor [T, 3] are the prompt tokens' learnable coordinates ("prompt_cor").
 	PromptCor *tensor.Tensor
-	Attn1     *LocalAttention // "blocks.attn1", shared by all blocks
-	Norm3     *nn.LayerNorm   // "blocks.norm3", shared by all blocks
 	// Prior and Bank make the Point-prior Prompt's cache prompt; with Bank nil the
 	// prompts are the learned embeddings alone.
 	Prior *PriorEncoder
@@ -48,12 +46,11 @@ func New(backbone *model.PointTransformer, cfg Config, rng *rand.Rand) (*PointPE
 		Cfg:       cfg,
 		Backbone:  backbone,
 		PromptCor: tensor.NewParam("prompt_cor", nn.TruncNormal(rng, cfg.NumTokens*3, 0.02), cfg.NumTokens, 3),
-		Attn1:     NewLocalAttention("blocks.attn1", c, cfg.Attn1Dim, bc.Heads, rng),
-		Norm3:     nn.NewLayerNorm("blocks.norm3", c),
 		Prior:     prior,
 	}
+	local := NewLocalAttention("blocks", c, cfg.Attn1Dim, bc.Heads, rng)
 	for i, base := range backbone.Blocks {
-		m.Blocks = append(m.Blocks, newBlock(fmt.Sprintf("blocks.blocks.%d", i), base, cfg, c, rng))
+		m.Blocks = append(m.Blocks, newBlock(fmt.Sprintf("blocks.blocks.%d", i), base, cfg, c, local, rng))
 	}
 	return m, nil
 }
@@ -70,8 +67,7 @@ func (m *PointPEFT) Params() []*tensor.Tensor {
 	for _, b := range m.Blocks {
 		ps = append(ps, b.Params()...)
 	}
-	ps = append(ps, m.Attn1.Params()...)
-	ps = append(ps, m.Norm3.Params()...)
+	ps = append(ps, m.Blocks[0].GA.Local.Params()...) // shared: listed once
 	ps = append(ps, bb.Norm.Params()...)
 	return append(ps, bb.Head.Params()...)
 }
@@ -114,7 +110,7 @@ func (m *PointPEFT) Forward(ctx *nn.Ctx, points []float32, b, n int) (*tensor.Te
 			geo = promptGeo
 		}
 		in := tensor.Add(x, p)
-		y := blk.forward(ctx, m, in, prompt, geo, cache)
+		y := blk.forward(ctx, in, prompt, geo, cache)
 		// Dead now, unless a backward step reads them (Free checks).
 		tensor.Free(x)
 		tensor.Free(in)

@@ -42,6 +42,11 @@ func TestAuthorsParameterCounts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		for i, b := range m.Blocks {
+			if b.GA.Local != m.Blocks[0].GA.Local {
+				t.Fatalf("%s: block %d has its own local attention; the authors share one", tc.name, i)
+			}
+		}
 		if err := SetTrainable(m.Params(), MethodPointPEFT); err != nil {
 			t.Fatal(err)
 		}
