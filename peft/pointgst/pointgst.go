@@ -10,6 +10,9 @@
 //
 // Parameter names follow the authors' state dicts (github.com/jerryfeng2003/PointGST,
 // models/PointTransformer.py and models/PGST.py), so their fine-tuned checkpoints load.
+// Where the released code is not reproducible (its graph scale is a rounding residue
+// of torch.cdist; eigenvector signs are the eigensolver's choice) both modes use exact
+// distances and canonical signs; docs/pointgst.md explains and measures this.
 package pointgst
 
 import (

@@ -35,3 +35,5 @@ func TestRecipeIsATrainConfig(t *testing.T) {
 		}
 	}
 }
+
+var _ train.Classifier = (*pointgst.Model)(nil)
