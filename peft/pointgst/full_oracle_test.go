@@ -56,14 +56,7 @@ func TestOracleFullSize(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rep, err := nn.LoadState(m, checkpoint.MapPointMAEKeys(sd))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(rep.Missing)+len(rep.Unexpected) > 0 {
-				t.Fatalf("missing %v unexpected %v", rep.Missing, rep.Unexpected)
-			}
-			m.SetTrainable()
+			loadAuthors(t, m, sd)
 			var logits *tensor.Tensor
 			tensor.NoGrad(func() { logits, err = m.Forward(&nn.Ctx{}, pts.F32, b, n) })
 			if err != nil {

@@ -58,6 +58,14 @@ func oracleModel(t *testing.T, mode Mode, train bool) (*Model, *checkpoint.State
 	if err != nil {
 		t.Fatal(err)
 	}
+	loadAuthors(t, m, sd)
+	return m, fx
+}
+
+// loadAuthors loads a checkpoint in the authors' layout into m, every key used, and
+// applies their trainable filter.
+func loadAuthors(t *testing.T, m *Model, sd *checkpoint.StateDict) {
+	t.Helper()
 	rep, err := nn.LoadState(m, checkpoint.MapPointMAEKeys(sd))
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +74,6 @@ func oracleModel(t *testing.T, mode Mode, train bool) (*Model, *checkpoint.State
 		t.Fatalf("missing %v unexpected %v", rep.Missing, rep.Unexpected)
 	}
 	m.SetTrainable()
-	return m, fx
 }
 
 func TestOracleSpectra(t *testing.T) {

@@ -25,7 +25,9 @@ import (
 	"github.com/pointpeft/pointpeft/tensor"
 )
 
-// Mode selects between the authors' released computation and the corrected one.
+// Mode selects between the authors' released computation and the corrected one. It
+// is its own type, not peft.Mode, so that peft can list this method without an import
+// cycle; the values are the same words.
 type Mode string
 
 const (

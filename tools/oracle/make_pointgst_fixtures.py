@@ -10,13 +10,11 @@ and what the released get_basis does on this machine at full size (pointgst.lite
 """
 
 import argparse
-import copy
 import json
 import os
 import sys
 
 import torch
-import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -44,21 +42,12 @@ def build(cfg, gen):
 
 
 def run(model, pts, labels, dtype=torch.float32):
-    """eval trace; one train-mode step (no dropout / drop path): logits, loss, grads, BN."""
-    m = copy.deepcopy(model).to(dtype)
-    pts = pts.to(dtype)
-    m.eval()
-    ev = {}
-    with torch.no_grad():
-        m(pts, trace=ev)
-    m.train()
-    pm.disable_stochasticity(m)
-    pg.apply_trainable_filter(m)
-    logits = m(pts)
-    loss = F.cross_entropy(logits, labels)
-    loss.backward()
-    grads = {n: p.grad.detach().clone() for n, p in m.named_parameters() if p.requires_grad}
-    return ev, logits.detach(), loss.detach(), grads, mf.bn_buffers(m)
+    """make_fixtures.run_backbone (eval trace; one train-mode step without dropout or
+    drop path), keeping the gradients of what the authors' filter trains: they do not
+    depend on what else requires grad."""
+    ev, tr, grads, bn = mf.run_backbone(model, pts, labels, dtype)
+    grads = {n: g for n, g in grads.items() if pg.is_trainable(n)}
+    return ev, tr["logits"], tr["loss"], grads, bn
 
 
 def state(model):
