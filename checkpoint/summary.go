@@ -29,9 +29,17 @@ func SniffFile(path string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("read %s: %w", path, err)
 	}
+	if st.IsDir() {
+		return "", fmt.Errorf("read %s: a directory, not a checkpoint file (a run's files are best.safetensors, last.safetensors and adapter.safetensors)", path)
+	}
 	var head [512]byte
 	n, _ := io.ReadFull(f, head[:])
-	return sniff(head[:n], st.Size()), nil
+	format := sniff(head[:n], st.Size())
+	if format == FormatUnknown && n >= 9 && head[8] == '{' {
+		return "", fmt.Errorf("read %s: a safetensors header of %d bytes in a file of %d bytes: truncated or corrupt",
+			path, binary.LittleEndian.Uint64(head[:8]), st.Size())
+	}
+	return format, nil
 }
 
 func sniff(h []byte, size int64) string {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pointpeft/pointpeft/assets"
 	"github.com/pointpeft/pointpeft/checkpoint"
 	"github.com/pointpeft/pointpeft/model"
 	"github.com/pointpeft/pointpeft/nn"
@@ -28,12 +29,29 @@ const (
 // groupSize. The architecture comes from the file's metadata when it is ours, and is
 // otherwise inferred from the tensor shapes (heads stay at 6, the only value the
 // official models use). The head is new when the class count differs from the file's.
+// An empty path loads the shipped backbone (assets.SmallBackbone).
 func LoadBackbone(path string, classes, numGroup, groupSize int) (*model.PointTransformer, nn.LoadReport, error) {
-	sd, err := checkpoint.Load(path)
+	sd, name, err := ReadBackbone(path)
 	if err != nil {
 		return nil, nn.LoadReport{}, err
 	}
-	return BackboneFromStateDict(sd, path, classes, numGroup, groupSize)
+	return BackboneFromStateDict(sd, name, classes, numGroup, groupSize)
+}
+
+// shippedName names the shipped backbone in messages.
+const shippedName = assets.SmallBackboneName
+
+// ReadBackbone reads a backbone file's tensors, or the shipped backbone's when path is
+// empty; name is what messages call it.
+func ReadBackbone(path string) (sd *checkpoint.StateDict, name string, err error) {
+	if path != "" {
+		sd, err = checkpoint.Load(path)
+		return sd, path, err
+	}
+	if sd, err = checkpoint.ParseSafetensors(assets.SmallBackbone); err != nil {
+		return nil, shippedName, fmt.Errorf("%s: %w", shippedName, err)
+	}
+	return sd, shippedName, nil
 }
 
 // BackboneFromStateDict is LoadBackbone for a state dict already in memory; path only

@@ -91,7 +91,7 @@ the runs' files, plots and a picture of test shapes with their predicted and tru
 		dir := filepath.Join(*out, string(method))
 		fmt.Fprintf(stdout, "fine-tuning %s (%d epochs) → %s\n", method, cfg.Epochs, dir)
 		run := &train.Run{Dir: dir, Cfg: cfg, Model: m, Train: trainSet, Test: testSet, Log: log, Progress: stderr,
-			Spec: runSpec{Backbone: name, Data: *data, Method: string(method), Points: *points, Groups: 64, GroupSize: 32, Train: cfg, PEFT: pcfg}}
+			Spec: &runSpec{Backbone: name, Data: *data, Method: string(method), Points: *points, Groups: 64, GroupSize: 32, Train: cfg, PEFT: pcfg}}
 		res, err := run.Fit(ctx)
 		if err != nil {
 			return err

@@ -6,12 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/pointpeft/pointpeft/bench"
 	"github.com/pointpeft/pointpeft/dataset"
@@ -23,99 +20,15 @@ func init() {
 	register(command{name: "finetune", summary: "fine-tune a backbone with Point-PEFT, full, linear or bitfit", run: runFinetune})
 }
 
-// runSpec is everything a fine-tuning run is made from. It is saved in the run's
-// config.yaml (key "spec"), which --config reads back and --resume reuses.
-type runSpec struct {
-	Backbone  string       `yaml:"backbone"`
-	Data      string       `yaml:"data"`
-	Method    string       `yaml:"method"`
-	Points    int          `yaml:"points"`
-	Groups    int          `yaml:"groups"`
-	GroupSize int          `yaml:"group_size"`
-	Bank      string       `yaml:"bank"`
-	Train     train.Config `yaml:"train"`
-	PEFT      peft.Config  `yaml:"point_peft"`
-}
+type runSpec = train.Spec
 
 func defaultSpec() runSpec {
-	cfg := train.DefaultConfig()
-	pc := peft.ScanObjectNN(peft.Fixed)
-	pc.PromptLayers = nil // the first half of whatever backbone is loaded
-	return runSpec{Method: string(peft.MethodPointPEFT), Points: 1024, Groups: 64, GroupSize: 32, Train: cfg, PEFT: pc}
+	s := train.DefaultSpec()
+	s.Points, s.Groups, s.GroupSize, s.Train.Augment = 1024, 64, 32, "scale-translate"
+	return s
 }
 
-// referenceConfig is the subset of the authors' YAML configs (cfgs/finetune_*.yaml)
-// that maps onto a run spec.
-type referenceConfig struct {
-	Optimizer struct {
-		Kwargs struct {
-			LR          *float64 `yaml:"lr"`
-			WeightDecay *float64 `yaml:"weight_decay"`
-		} `yaml:"kwargs"`
-	} `yaml:"optimizer"`
-	Scheduler struct {
-		Kwargs struct {
-			Epochs        *int `yaml:"epochs"`
-			InitialEpochs *int `yaml:"initial_epochs"`
-		} `yaml:"kwargs"`
-	} `yaml:"scheduler"`
-	Model struct {
-		NumGroup  *int `yaml:"num_group"`
-		GroupSize *int `yaml:"group_size"`
-	} `yaml:"model"`
-	NPoints      *int     `yaml:"npoints"`
-	TotalBS      *int     `yaml:"total_bs"`
-	MaxEpoch     *int     `yaml:"max_epoch"`
-	GradNormClip *float64 `yaml:"grad_norm_clip"`
-}
-
-// loadSpecFile reads either our spec (a run's config.yaml, or a file with its "spec"
-// layout) or the authors' config format, on top of spec.
-func loadSpecFile(path string, spec *runSpec) error {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("config: %w", err)
-	}
-	var doc map[string]any
-	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		return fmt.Errorf("config %s: %w", path, err)
-	}
-	if sub, ok := doc["spec"]; ok {
-		b, err := yaml.Marshal(sub)
-		if err != nil {
-			return err
-		}
-		raw = b
-	}
-	if err := yaml.Unmarshal(raw, spec); err != nil {
-		return fmt.Errorf("config %s: %w", path, err)
-	}
-	var ref referenceConfig
-	if err := yaml.Unmarshal(raw, &ref); err != nil {
-		return fmt.Errorf("config %s: %w", path, err)
-	}
-	set := func(dst *float64, v *float64) {
-		if v != nil {
-			*dst = *v
-		}
-	}
-	seti := func(dst *int, v *int) {
-		if v != nil {
-			*dst = *v
-		}
-	}
-	set(&spec.Train.LR, ref.Optimizer.Kwargs.LR)
-	set(&spec.Train.WeightDecay, ref.Optimizer.Kwargs.WeightDecay)
-	seti(&spec.Train.Epochs, ref.Scheduler.Kwargs.Epochs)
-	seti(&spec.Train.WarmupEpochs, ref.Scheduler.Kwargs.InitialEpochs)
-	seti(&spec.Train.Epochs, ref.MaxEpoch)
-	seti(&spec.Train.BatchSize, ref.TotalBS)
-	set(&spec.Train.ClipNorm, ref.GradNormClip)
-	seti(&spec.Points, ref.NPoints)
-	seti(&spec.Groups, ref.Model.NumGroup)
-	seti(&spec.GroupSize, ref.Model.GroupSize)
-	return nil
-}
+func loadSpecFile(path string, spec *runSpec) error { return spec.LoadFile(path) }
 
 // flagValue finds "--name V" or "--name=V" in args before flag parsing.
 func flagValue(args []string, name string) string {
@@ -231,7 +144,7 @@ func finetune(ctx context.Context, spec runSpec, out string, resume bool, limit 
 		return nil, nil, err
 	}
 	run := &train.Run{Dir: out, Cfg: spec.Train, Model: m, Train: trainSet, Test: testSet, Log: log, Progress: stderr,
-		Resume: resume, Spec: spec, TimeLimit: limit}
+		Resume: resume, Spec: &spec, TimeLimit: limit}
 	res, err := run.Fit(ctx)
 	return res, m, err
 }
