@@ -15,6 +15,7 @@ import (
 	"github.com/pointpeft/pointpeft/checkpoint"
 	"github.com/pointpeft/pointpeft/dataset"
 	"github.com/pointpeft/pointpeft/geom"
+	"github.com/pointpeft/pointpeft/model"
 	"github.com/pointpeft/pointpeft/nn"
 	"github.com/pointpeft/pointpeft/pcio"
 	"github.com/pointpeft/pointpeft/peft"
@@ -229,13 +230,9 @@ func (p *Predictor) loadAuthors(sd *checkpoint.StateDict, opt Options) error {
 		return fmt.Errorf("read %s: %w", opt.Checkpoint, err)
 	}
 	cfg.PriorGroups, cfg.PriorGroupSize = opt.PriorGroups, opt.PriorGroupSize
-	bb, _, err := train.LoadBackbone(opt.Backbone, len(opt.Classes), opt.Groups, opt.GroupSize)
+	bb, err := pretrainedWithHead(opt, mapped)
 	if err != nil {
-		return fmt.Errorf("the Point-PEFT checkpoint's pre-trained backbone: %w", err)
-	}
-	if norm, ok := mapped.Tensors["norm.weight"]; ok && norm.Shape[0] != bb.Cfg.TransDim {
-		return fmt.Errorf("read %s: a %d-wide model, but its pre-trained backbone %s is %d wide (pass the Point-MAE it was fine-tuned from)",
-			opt.Checkpoint, norm.Shape[0], backboneName(opt.Backbone), bb.Cfg.TransDim)
+		return err
 	}
 	m, err := peft.New(bb, cfg, rand.New(rand.NewPCG(0, 0)))
 	if err != nil {
@@ -262,6 +259,40 @@ func (p *Predictor) loadAuthors(sd *checkpoint.StateDict, opt Options) error {
 	p.Net, p.Classes, p.Mode, p.Points = m, opt.Classes, mode, 16*opt.Groups
 	p.Kind = "the authors' Point-PEFT model (" + string(mode) + ")"
 	return nil
+}
+
+// pretrainedWithHead is the pre-trained backbone opt names (the authors' cp model),
+// with a head as wide as the fine-tuned checkpoint's, for the Point-PEFT model to be
+// built on.
+func pretrainedWithHead(opt Options, tuned *checkpoint.StateDict) (*model.PointTransformer, error) {
+	pre, _, err := train.LoadBackbone(opt.Backbone, len(opt.Classes), opt.Groups, opt.GroupSize)
+	if err != nil {
+		return nil, fmt.Errorf("the Point-PEFT checkpoint's pre-trained backbone: %w", err)
+	}
+	want, err := train.InferConfig(tuned)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", opt.Checkpoint, err)
+	}
+	if want.TransDim != pre.Cfg.TransDim || want.Depth != pre.Cfg.Depth {
+		return nil, fmt.Errorf("read %s: %d blocks %d wide, but its pre-trained backbone %s has %d blocks %d wide (pass the Point-MAE it was fine-tuned from)",
+			opt.Checkpoint, want.Depth, want.TransDim, backboneName(opt.Backbone), pre.Cfg.Depth, pre.Cfg.TransDim)
+	}
+	cfg := pre.Cfg
+	cfg.HeadHidden = want.HeadHidden
+	bb, err := model.New(cfg, rand.New(rand.NewPCG(0, 1)))
+	if err != nil {
+		return nil, err
+	}
+	sd := nn.StateDict(pre, false)
+	for _, k := range append([]string(nil), sd.Keys...) {
+		if strings.HasPrefix(k, "cls_head_finetune.") {
+			sd.Delete(k)
+		}
+	}
+	if _, err := nn.LoadState(bb, sd); err != nil {
+		return nil, err
+	}
+	return bb, nil
 }
 
 // strict turns left-over and missing tensors into an error naming them, or with
