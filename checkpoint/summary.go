@@ -57,7 +57,8 @@ func sniff(h []byte, size int64) string {
 }
 
 // Load reads the model weights of a checkpoint in either format: for .pth
-// files the sub-dict chosen by PTH.ModelKey, for safetensors the whole file.
+// files the sub-dict chosen by PTH.ModelKey (a .pth without tensors there is an
+// error), for safetensors the whole file.
 // Keys are returned as stored; see MapKeys to rename them.
 func Load(path string) (*StateDict, error) {
 	format, err := SniffFile(path)
@@ -76,6 +77,13 @@ func Load(path string) (*StateDict, error) {
 		sd, err := c.StateDict(c.ModelKey())
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", path, err)
+		}
+		if len(sd.Keys) == 0 {
+			var entries []string
+			for _, k := range c.TopKeys() {
+				entries = append(entries, k+": "+c.Describe(k))
+			}
+			return nil, fmt.Errorf("read %s: holds no tensors (top level: %s)", path, strings.Join(entries, "; "))
 		}
 		return sd, nil
 	case FormatPTHLegacy:
@@ -197,4 +205,27 @@ func (s *Summary) Write(w io.Writer) error {
 	}
 	fmt.Fprintf(tw, "  total\t%d tensors\t%d\n", len(s.Tensors), s.Total)
 	return tw.Flush()
+}
+
+// Convert writes the tensors and metadata of a checkpoint (either format) to out as
+// safetensors, float tensors as float16 when half is set, else float32. It returns
+// what was written.
+func Convert(in, out string, half bool) (*StateDict, error) {
+	sd, err := Load(in)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range sd.Keys {
+		t := sd.Tensors[k]
+		if t.IsFloat() {
+			t.DType = "F32"
+			if half {
+				t.DType = "F16"
+			}
+		}
+	}
+	if err := WriteSafetensors(out, sd); err != nil {
+		return nil, err
+	}
+	return sd, nil
 }

@@ -18,8 +18,9 @@ import (
 	"github.com/pointpeft/pointpeft/peft"
 )
 
-// FinetuneOptions say how a run is carried out; the Spec says what it is.
-type FinetuneOptions struct {
+// RunOptions say how a run (fine-tuning or pre-training) is carried out; its spec
+// says what it is.
+type RunOptions struct {
 	// Dir is the run directory (see DefaultRunDir).
 	Dir string
 	// Resume continues the run in Dir; Overwrite replaces the run files a non-empty Dir
@@ -42,7 +43,7 @@ func DefaultRunDir(name string) string {
 // backbone, and for point-peft the memory bank) and trains it in opt.Dir. Every setting
 // and the run directory are checked before anything is written. The model is returned
 // with the result, also when the run stops early.
-func Finetune(ctx context.Context, spec Spec, opt FinetuneOptions) (*Result, *Model, error) {
+func Finetune(ctx context.Context, spec Spec, opt RunOptions) (*Result, *Model, error) {
 	spec, notes := spec.Resolve()
 	if opt.Dir == "" {
 		return nil, nil, fmt.Errorf("no run directory")

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/spf13/cobra"
 	"io"
 	"os"
 	"path/filepath"
@@ -21,7 +22,7 @@ import (
 )
 
 func init() {
-	register(command{name: "bench", summary: "benchmark training and inference against the PyTorch reference", run: runBench})
+	register(newBenchCmd)
 }
 
 // Sweeps of --scaling: batch sizes at the configuration's 2048 points, and point counts
@@ -33,12 +34,18 @@ var (
 
 const scalingConfig = "peft-train-pb"
 
-func runBench(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("bench", "", `Measures samples/s and peak RSS of each configuration, ours and the PyTorch reference's
+func newBenchCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "bench [flags]",
+		Short: "benchmark training and inference against the PyTorch reference",
+		Long: `Measures samples/s and peak RSS of each configuration, ours and the PyTorch reference's
 (tools/bench/reference.py with Debian's torch 1.13) on the same shapes, batch and thread
 count, each in its own process, and prints a table; --out writes it as markdown.
-Configurations: `+strings.Join(bench.Names(), ", ")+`.
-Run it from the repository root on an idle machine.`, stderr)
+Configurations: ` + strings.Join(bench.Names(), ", ") + `.
+Run it from the repository root on an idle machine.`,
+		Args: noArgs,
+	}
+	fs := cmd.Flags()
 	configs := fs.String("configs", "all", "configurations: all or a comma-separated list")
 	batch := fs.Int("batch", 32, "batch size")
 	steps := fs.Int("steps", 5, "timed steps (the median is reported)")
@@ -54,107 +61,104 @@ Run it from the repository root on an idle machine.`, stderr)
 	out := fs.String("out", filepath.Join("docs", "performance.md"), "markdown report ('' for none); the scaling PNG goes next to it")
 	one := fs.String("one", "", "internal: measure one configuration in this process and print its JSON result")
 	points := fs.Int("points", 0, "with --one: points per cloud, groups scaled to points/16 (0: the configuration's)")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	if *reference != "auto" && *reference != "skip" {
-		return fmt.Errorf("--reference %q: want auto or skip", *reference)
-	}
-	if *mode != string(peft.Faithful) && *mode != string(peft.Fixed) {
-		return fmt.Errorf("--mode %q: want faithful or fixed", *mode)
-	}
-	opt := bench.Options{Batch: *batch, Steps: *steps, Warmup: *warmup, Threads: *threads, Mode: peft.Mode(*mode)}
-	if *one != "" {
-		return benchOne(*one, *points, opt, stdout)
-	}
-	cs, err := bench.Select(*configs)
-	if err != nil {
-		return err
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("finding this program to re-run it per configuration: %w", err)
-	}
-	ctx, stop := signalContext()
-	defer stop()
-	b := &benchRun{ctx: ctx, exe: exe, stderr: stderr}
-	rep := bench.Report{Command: "pointpeft bench " + strings.Join(args, " "), Date: time.Now(), CPU: cpuModel(),
-		CPUs: runtime.NumCPU(), Threads: opt.Threads, Backend: blasName(), Batch: opt.Batch, Steps: opt.Steps,
-		Warmup: opt.Warmup, Mode: opt.Mode}
-	if *variant != "oracle" && *variant != "authors" {
-		return fmt.Errorf("bench: --reference-variant %q: want oracle or authors", *variant)
-	}
-	ref := bench.Reference{Python: *python, Script: *script, Variant: *variant}
-	// refNote, when set, is why the reference does not run; it fills its columns.
-	refNote, torch := "", ""
-	if *reference == "skip" {
-		refNote = "skipped: --reference skip"
-	} else if torch, err = ref.Check(ctx); err != nil {
-		refNote = "skipped: " + err.Error()
-		if errors.Is(err, bench.ErrNoTorch) {
-			refNote = "skipped: torch not installed"
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+		if *reference != "auto" && *reference != "skip" {
+			return fmt.Errorf("--reference %q: want auto or skip", *reference)
 		}
-		fmt.Fprintf(stderr, "reference skipped: %v\n", err)
-	}
-	rep.Reference = refNote
-	if refNote == "" {
-		rep.Reference = fmt.Sprintf("`%s %s --variant %s`, torch %s", ref.Python, ref.Script, *variant, torch)
-	}
-	refs := map[string]*bench.Result{} // measured once per reference configuration
-	for _, c := range cs {
-		row := bench.Row{Config: c, RefNote: refNote}
-		if row.Ours, err = b.ours(c.Name, 0, opt); err != nil {
+		if *mode != string(peft.Faithful) && *mode != string(peft.Fixed) {
+			return fmt.Errorf("--mode %q: want faithful or fixed", *mode)
+		}
+		opt := bench.Options{Batch: *batch, Steps: *steps, Warmup: *warmup, Threads: *threads, Mode: peft.Mode(*mode)}
+		if *one != "" {
+			return benchOne(*one, *points, opt, stdout)
+		}
+		cs, err := bench.Select(*configs)
+		if err != nil {
 			return err
 		}
-		if r, ok := refs[c.Ref()]; ok && refNote == "" {
-			row.Ref = r
-		} else if refNote == "" {
-			r, err := b.measure(fmt.Sprintf("reference %s, batch %d", c.Ref(), opt.Batch), ref.Argv(c, opt))
-			if err != nil {
-				if ctx.Err() != nil {
-					return err
-				}
-				row.RefNote = "failed (see stderr)"
-				fmt.Fprintf(stderr, "reference %s failed: %v\n", c.Name, err)
-			} else {
-				row.Ref = &r
-				refs[c.Ref()] = &r
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("finding this program to re-run it per configuration: %w", err)
+		}
+		ctx, stop := signalContext()
+		defer stop()
+		b := &benchRun{ctx: ctx, exe: exe, stderr: stderr}
+		rep := bench.Report{Command: strings.Join(append([]string{"pointpeft"}, os.Args[min(1, len(os.Args)):]...), " "), Date: time.Now(), CPU: cpuModel(),
+			CPUs: runtime.NumCPU(), Threads: opt.Threads, Backend: blasName(), Batch: opt.Batch, Steps: opt.Steps,
+			Warmup: opt.Warmup, Mode: opt.Mode}
+		if *variant != "oracle" && *variant != "authors" {
+			return fmt.Errorf("bench: --reference-variant %q: want oracle or authors", *variant)
+		}
+		ref := bench.Reference{Python: *python, Script: *script, Variant: *variant}
+		// refNote, when set, is why the reference does not run; it fills its columns.
+		refNote, torch := "", ""
+		if *reference == "skip" {
+			refNote = "skipped: --reference skip"
+		} else if torch, err = ref.Check(ctx); err != nil {
+			refNote = "skipped: " + err.Error()
+			if errors.Is(err, bench.ErrNoTorch) {
+				refNote = "skipped: torch not installed"
 			}
+			fmt.Fprintf(stderr, "reference skipped: %v\n", err)
 		}
-		rep.Rows = append(rep.Rows, row)
-	}
-	if *scaling {
-		if rep.Scaling, err = b.sweeps(opt, *scalingBatch); err != nil {
+		rep.Reference = refNote
+		if refNote == "" {
+			rep.Reference = fmt.Sprintf("`%s %s --variant %s`, torch %s", ref.Python, ref.Script, *variant, torch)
+		}
+		refs := map[string]*bench.Result{} // measured once per reference configuration
+		for _, c := range cs {
+			row := bench.Row{Config: c, RefNote: refNote}
+			if row.Ours, err = b.ours(c.Name, 0, opt); err != nil {
+				return err
+			}
+			if r, ok := refs[c.Ref()]; ok && refNote == "" {
+				row.Ref = r
+			} else if refNote == "" {
+				r, err := b.measure(fmt.Sprintf("reference %s, batch %d", c.Ref(), opt.Batch), ref.Argv(c, opt))
+				if err != nil {
+					if ctx.Err() != nil {
+						return err
+					}
+					row.RefNote = "failed (see stderr)"
+					fmt.Fprintf(stderr, "reference %s failed: %v\n", c.Name, err)
+				} else {
+					row.Ref = &r
+					refs[c.Ref()] = &r
+				}
+			}
+			rep.Rows = append(rep.Rows, row)
+		}
+		if *scaling {
+			if rep.Scaling, err = b.sweeps(opt, *scalingBatch); err != nil {
+				return err
+			}
+			rep.ScalingConfig = scalingConfig
+		}
+		if err := bench.WriteTable(stdout, rep.Rows); err != nil {
 			return err
 		}
-		rep.ScalingConfig = scalingConfig
-	}
-	if err := bench.WriteTable(stdout, rep.Rows); err != nil {
-		return err
-	}
-	if *out == "" {
+		if *out == "" {
+			return nil
+		}
+		if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
+			return fmt.Errorf("report folder: %w", err)
+		}
+		if len(rep.Scaling) > 0 {
+			png := filepath.Join(filepath.Dir(*out), "scaling.png")
+			if err := bench.WriteScalingPNG(png, scalingConfig, rep.Scaling); err != nil {
+				return err
+			}
+			rep.PNG = "scaling.png"
+			fmt.Fprintf(stdout, "scaling plot → %s\n", png)
+		}
+		if err := atomicfile.Write(*out, func(w io.Writer) error { return bench.WriteMarkdown(w, rep) }); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "report → %s\n", *out)
 		return nil
 	}
-	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
-		return fmt.Errorf("report folder: %w", err)
-	}
-	if len(rep.Scaling) > 0 {
-		png := filepath.Join(filepath.Dir(*out), "scaling.png")
-		if err := bench.WriteScalingPNG(png, scalingConfig, rep.Scaling); err != nil {
-			return err
-		}
-		rep.PNG = "scaling.png"
-		fmt.Fprintf(stdout, "scaling plot → %s\n", png)
-	}
-	if err := atomicfile.Write(*out, func(w io.Writer) error { return bench.WriteMarkdown(w, rep) }); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "report → %s\n", *out)
-	return nil
+	return cmd
 }
 
 // benchOne is the child side of a measurement: one configuration, one JSON line.
