@@ -265,9 +265,12 @@ func (p *Predictor) loadAuthors(sd *checkpoint.StateDict, opt Options) error {
 // with a head as wide as the fine-tuned checkpoint's, for the Point-PEFT model to be
 // built on.
 func pretrainedWithHead(opt Options, tuned *checkpoint.StateDict) (*model.PointTransformer, error) {
-	pre, _, err := train.LoadBackbone(opt.Backbone, len(opt.Classes), opt.Groups, opt.GroupSize)
+	pre, rep, err := train.LoadBackbone(opt.Backbone, len(opt.Classes), opt.Groups, opt.GroupSize)
 	if err != nil {
 		return nil, fmt.Errorf("the Point-PEFT checkpoint's pre-trained backbone: %w", err)
+	}
+	if u := train.Unused(rep); len(u) > 0 && !opt.AllowPartial {
+		return nil, fmt.Errorf("the Point-PEFT checkpoint's pre-trained backbone %s: %d tensors would be ignored (%s)", backboneName(opt.Backbone), len(u), train.Abbrev(u, 8))
 	}
 	want, err := train.InferConfig(tuned)
 	if err != nil {
@@ -304,10 +307,10 @@ func (p *Predictor) strict(opt Options, rep nn.LoadReport) error {
 	if !opt.AllowPartial {
 		var parts []string
 		if n := len(rep.Unexpected); n > 0 {
-			parts = append(parts, fmt.Sprintf("%d tensors the model would ignore (%s)", n, list(rep.Unexpected)))
+			parts = append(parts, fmt.Sprintf("%d tensors the model would ignore (%s)", n, train.Abbrev(rep.Unexpected, 8)))
 		}
 		if n := len(rep.Missing); n > 0 {
-			parts = append(parts, fmt.Sprintf("%d tensors the model needs are missing (%s)", n, list(rep.Missing)))
+			parts = append(parts, fmt.Sprintf("%d tensors the model needs are missing (%s)", n, train.Abbrev(rep.Missing, 8)))
 		}
 		return fmt.Errorf("read %s: %s; allow a partial load on purpose to go on", opt.Checkpoint, strings.Join(parts, "; "))
 	}
@@ -318,14 +321,6 @@ func (p *Predictor) strict(opt Options, rep nn.LoadReport) error {
 		p.Skipped = append(p.Skipped, "missing: "+k)
 	}
 	return nil
-}
-
-// list shows up to eight names.
-func list(keys []string) string {
-	if len(keys) <= 8 {
-		return strings.Join(keys, ", ")
-	}
-	return strings.Join(keys[:8], ", ") + fmt.Sprintf(", and %d more", len(keys)-8)
 }
 
 func backboneName(path string) string {

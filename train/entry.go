@@ -137,8 +137,11 @@ func BuildDataBank(backbone, data, split string, points, groups, groupSize int, 
 	if err != nil {
 		return nil, err
 	}
-	bb, _, err := LoadBackbone(backbone, len(ds.Classes()), groups, groupSize)
+	bb, rep, err := LoadBackbone(backbone, len(ds.Classes()), groups, groupSize)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkUnused(rep, backboneName(backbone)); err != nil {
 		return nil, err
 	}
 	prior, err := peft.NewPriorEncoder(bb, groups, groupSize)

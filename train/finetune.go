@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -153,8 +154,16 @@ func NewRunModel(spec Spec, trainSet dataset.Dataset, resumeDir string, log *slo
 	if err != nil {
 		return nil, err
 	}
+	if err := checkUnused(rep, backboneName(spec.Backbone)); err != nil {
+		if !spec.AllowPartial {
+			return nil, err
+		}
+		if progress != nil {
+			fmt.Fprintf(progress, "warning: partial load of %s, unused: %s\n", backboneName(spec.Backbone), strings.Join(Unused(rep), ", "))
+		}
+	}
 	if log != nil {
-		log.Info("backbone loaded", "file", spec.Backbone, "tensors", len(rep.Loaded), "new", len(rep.Missing), "ignored", len(rep.Unexpected))
+		log.Info("backbone loaded", "file", backboneName(spec.Backbone), "tensors", len(rep.Loaded), "new", len(rep.Missing), "ignored", len(rep.Unexpected))
 	}
 	var bank *peft.MemoryBank
 	if method == peft.MethodPointPEFT {

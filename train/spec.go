@@ -31,6 +31,9 @@ type Spec struct {
 	Bank  string      `yaml:"bank"`
 	Train Config      `yaml:"train"`
 	PEFT  peft.Config `yaml:"point_peft"`
+	// AllowPartial loads a backbone file even when tensors beyond its pre-training-only
+	// parts would be ignored (they are listed); otherwise that is an error.
+	AllowPartial bool `yaml:"allow_partial"`
 }
 
 // DefaultSpec is a Point-PEFT run (fixed mode) with the reference recipe on the shipped

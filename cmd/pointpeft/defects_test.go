@@ -210,3 +210,16 @@ func emptyPTH(t *testing.T) []byte {
 	}
 	return buf.Bytes()
 }
+
+// TestFinetuneRefusesAFineTunedModelAsBackbone: the authors' Point-PEFT checkpoint is
+// not silently cut down to a plain backbone.
+func TestFinetuneRefusesAFineTunedModelAsBackbone(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	code, _, errOut := runCLI(append([]string{"finetune", "--backbone", oracleDir + "pointpeft_authors.pth", "--out", out}, tinyTrain...)...)
+	if code != 1 || !strings.Contains(errOut, "prompt_cor") || !strings.Contains(errOut, "would be ignored") {
+		t.Errorf("exit %d: %q", code, errOut)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("a refused run left its directory")
+	}
+}

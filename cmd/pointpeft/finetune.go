@@ -28,6 +28,7 @@ func specFlags(fs *pflag.FlagSet, s *train.Spec) {
 	fs.StringVar(&s.Bank, "bank", s.Bank, "memory bank file (point-peft); built from the training split when empty")
 	modeFlag(fs, &s.PEFT.Mode, "point-peft mode: fixed (prompts get their own coordinates) or faithful (the authors' released code)")
 	fs.IntVar(&s.PEFT.NumTokens, "prompts", s.PEFT.NumTokens, "point-peft prompt tokens per layer (K = prompts − 2 memory-bank features)")
+	fs.BoolVar(&s.AllowPartial, "allow-partial", s.AllowPartial, "fine-tune from a file with tensors the backbone would ignore, on purpose (they are listed)")
 	trainFlags(fs, &s.Train)
 	fs.IntVar(&s.Train.Vote, "vote", s.Train.Vote, "evaluation views averaged (1: no voting)")
 }
