@@ -168,6 +168,32 @@ func Inspect(path string) (*Summary, error) {
 	return s, nil
 }
 
+// Kind says in words what a file of a recognised layout holds and what it is used
+// with ("" when the layout says enough).
+func (s *Summary) Kind() string {
+	switch s.Layout {
+	case LayoutPointPEFTAuthors:
+		return "the authors' fine-tuned Point-PEFT model; runs with the pre-trained Point-MAE it started from and its memory bank"
+	case LayoutMemoryBank:
+		return "a Point-PEFT memory bank"
+	case LayoutPointMAEPretrain:
+		return "a pre-trained Point-MAE (encoder and decoder): a backbone to fine-tune"
+	case LayoutPointMAEFinetuned:
+		return "a fine-tuned Point-MAE classifier"
+	case LayoutPointPEFT:
+		// The metadata keys of pointpeft's files (see package train).
+		switch {
+		case strings.HasPrefix(s.Meta["content"], "trainable parameters only"):
+			return "a pointpeft adapter (" + s.Meta["method"] + "): its trained tensors, to load onto the backbone it names"
+		case s.Meta["classes"] != "":
+			return "a pointpeft fine-tuned model (" + s.Meta["method"] + ")"
+		default:
+			return "a pointpeft pre-trained backbone"
+		}
+	}
+	return ""
+}
+
 // Write prints the summary as aligned plain text.
 func (s *Summary) Write(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -178,6 +204,9 @@ func (s *Summary) Write(w io.Writer) error {
 	}
 	fmt.Fprintf(tw, "format:\t%s\n", format)
 	fmt.Fprintf(tw, "layout:\t%s\n", s.Layout)
+	if k := s.Kind(); k != "" {
+		fmt.Fprintf(tw, "holds:\t%s\n", k)
+	}
 	if s.Format == FormatPTHZip {
 		mk := s.ModelKey
 		if mk == "" {
