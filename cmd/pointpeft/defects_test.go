@@ -223,3 +223,20 @@ func TestFinetuneRefusesAFineTunedModelAsBackbone(t *testing.T) {
 		t.Error("a refused run left its directory")
 	}
 }
+
+// TestTimeLimitStopsCleanly: a --time-limit stop exits 0 with a message, and --resume
+// finishes the run.
+func TestTimeLimitStopsCleanly(t *testing.T) {
+	dir := t.TempDir()
+	bb := tinyBackbone(t, dir, 1)
+	run := filepath.Join(dir, "run")
+	args := append([]string{"finetune", "--backbone", bb, "--out", run, "--method", "bitfit", "--time-limit", "1ns"}, tinyTrain...)
+	code, _, errOut := runCLI(args...)
+	if code != 0 || !strings.Contains(errOut, "stopped") || !strings.Contains(errOut, "--resume") {
+		t.Fatalf("time limit: exit %d, %q", code, errOut)
+	}
+	code, out, errOut := runCLI("finetune", "--resume", run, "-v=false")
+	if code != 0 || !strings.Contains(out, "best test accuracy") {
+		t.Fatalf("resume: exit %d, %s %s", code, out, errOut)
+	}
+}
