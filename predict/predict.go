@@ -183,7 +183,11 @@ func (p *Predictor) loadClassifier(sd *checkpoint.StateDict, layout string, opt 
 	if opt.Bank != "" {
 		return fmt.Errorf("read %s: a %s classifier has no memory bank", opt.Checkpoint, layout)
 	}
-	if n := headClasses(checkpoint.MapKeys(sd, layout)); n != len(opt.Classes) {
+	n := headClasses(checkpoint.MapKeys(sd, layout))
+	if n == 0 {
+		return fmt.Errorf("read %s: a pre-trained %s without a classification head: fine-tune it first", opt.Checkpoint, layout)
+	}
+	if n != len(opt.Classes) {
 		return fmt.Errorf("read %s: its head predicts %d classes, %d names were given", opt.Checkpoint, n, len(opt.Classes))
 	}
 	bb, rep, err := train.BackboneFromStateDict(sd, opt.Checkpoint, len(opt.Classes), opt.Groups, opt.GroupSize)
