@@ -86,7 +86,7 @@ type Report struct {
 	Date                 time.Time
 	CPU                  string
 	CPUs, Threads        int
-	Backend              string // tensor.BLASName()
+	Backend              string // tensor.GEMM(): library, kernel and how it was chosen
 	Batch, Steps, Warmup int
 	Mode                 peft.Mode
 	Reference            string // how the reference ran, or why it did not
@@ -180,7 +180,7 @@ its own process (ours and the reference's), so each peak RSS is that configurati
 	fmt.Fprintf(&b, "- date: %s\n", rep.Date.UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(&b, "- machine: %s, %d CPUs (nproc)\n", rep.CPU, rep.CPUs)
 	fmt.Fprintf(&b, "- threads: %d on both sides (our `tensor.SetThreads`, torch `set_num_threads`)\n", rep.Threads)
-	fmt.Fprintf(&b, "- our GEMM backend: %s\n", rep.Backend)
+	fmt.Fprintf(&b, "- our GEMM library and kernel: %s\n", rep.Backend)
 	fmt.Fprintf(&b, "- batch %d, median of %d timed step(s) after %d warm-up step(s), random clouds, Point-PEFT mode `%s`\n",
 		rep.Batch, rep.Steps, rep.Warmup, rep.Mode)
 	fmt.Fprintf(&b, "- reference: %s\n", rep.Reference)

@@ -13,7 +13,13 @@ const (
 	LayoutPointMAEFinetuned = "point-mae-finetuned"
 	LayoutPointBERT         = "point-bert"
 	LayoutPointPEFT         = "pointpeft-safetensors"
-	LayoutUnknown           = "unknown"
+	// LayoutPointPEFTAuthors is the authors' fine-tuned Point-PEFT checkpoint
+	// (PointTransformer_best: prompt_cor, prompts, adapters, blocks.attn1), whose
+	// frozen prior encoder and memory bank live in other files.
+	LayoutPointPEFTAuthors = "point-peft-authors-finetuned"
+	// LayoutMemoryBank is a Point-PEFT memory bank written by pointpeft.
+	LayoutMemoryBank = "pointpeft-memory-bank"
+	LayoutUnknown    = "unknown"
 )
 
 // MetaFormatKey and MetaFormatValue mark safetensors files written by this
@@ -33,11 +39,15 @@ func StripModule(key string) string { return strings.ReplaceAll(key, "module.", 
 // dvae.* keys (pre-training) or cls_head_finetune.* together with
 // reduce_dim.* (Point-BERT's fine-tuned backbone, which Point-MAE lacks),
 // "point-mae-pretrain" for MAE_encoder.* / MAE_decoder.* keys,
-// "point-mae-finetuned" for cls_head_finetune.*, else "unknown". Keys are
-// compared after StripModule.
+// "point-peft-authors-finetuned" for the authors' Point-PEFT model (prompt_cor),
+// "point-mae-finetuned" for cls_head_finetune.*, "pointpeft-memory-bank" for our
+// banks, else "unknown". Keys are compared after StripModule.
 func DetectFormat(sd *StateDict) string {
-	if sd.Meta[MetaFormatKey] == MetaFormatValue {
+	switch sd.Meta[MetaFormatKey] {
+	case MetaFormatValue:
 		return LayoutPointPEFT
+	case LayoutMemoryBank:
+		return LayoutMemoryBank
 	}
 	has := func(prefixes ...string) bool {
 		for _, k := range sd.Keys {
@@ -55,6 +65,8 @@ func DetectFormat(sd *StateDict) string {
 		return LayoutPointBERT
 	case has("MAE_encoder.", "MAE_decoder."):
 		return LayoutPointMAEPretrain
+	case has("prompt_cor", "base_model.prompt_cor"):
+		return LayoutPointPEFTAuthors
 	case has("cls_head_finetune.") && has("reduce_dim."):
 		return LayoutPointBERT
 	case has("cls_head_finetune."):
@@ -105,7 +117,7 @@ func MapKeys(sd *StateDict, layout string) *StateDict {
 	switch layout {
 	case LayoutPointBERT:
 		return MapPointBERTKeys(sd)
-	case LayoutPointMAEPretrain, LayoutPointMAEFinetuned:
+	case LayoutPointMAEPretrain, LayoutPointMAEFinetuned, LayoutPointPEFTAuthors:
 		return MapPointMAEKeys(sd)
 	}
 	return renameKeys(sd, func(k string) (string, bool) { return StripModule(k), true })

@@ -29,9 +29,17 @@ func SniffFile(path string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("read %s: %w", path, err)
 	}
+	if st.IsDir() {
+		return "", fmt.Errorf("read %s: a directory, not a checkpoint file (a run's files are best.safetensors, last.safetensors and adapter.safetensors)", path)
+	}
 	var head [512]byte
 	n, _ := io.ReadFull(f, head[:])
-	return sniff(head[:n], st.Size()), nil
+	format := sniff(head[:n], st.Size())
+	if format == FormatUnknown && n >= 9 && head[8] == '{' {
+		return "", fmt.Errorf("read %s: a safetensors header of %d bytes in a file of %d bytes: truncated or corrupt",
+			path, binary.LittleEndian.Uint64(head[:8]), st.Size())
+	}
+	return format, nil
 }
 
 func sniff(h []byte, size int64) string {
@@ -49,7 +57,8 @@ func sniff(h []byte, size int64) string {
 }
 
 // Load reads the model weights of a checkpoint in either format: for .pth
-// files the sub-dict chosen by PTH.ModelKey, for safetensors the whole file.
+// files the sub-dict chosen by PTH.ModelKey (a .pth without tensors there is an
+// error), for safetensors the whole file.
 // Keys are returned as stored; see MapKeys to rename them.
 func Load(path string) (*StateDict, error) {
 	format, err := SniffFile(path)
@@ -68,6 +77,13 @@ func Load(path string) (*StateDict, error) {
 		sd, err := c.StateDict(c.ModelKey())
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", path, err)
+		}
+		if len(sd.Keys) == 0 {
+			var entries []string
+			for _, k := range c.TopKeys() {
+				entries = append(entries, k+": "+c.Describe(k))
+			}
+			return nil, fmt.Errorf("read %s: holds no tensors (top level: %s)", path, strings.Join(entries, "; "))
 		}
 		return sd, nil
 	case FormatPTHLegacy:
@@ -152,6 +168,32 @@ func Inspect(path string) (*Summary, error) {
 	return s, nil
 }
 
+// Kind says in words what a file of a recognised layout holds and what it is used
+// with ("" when the layout says enough).
+func (s *Summary) Kind() string {
+	switch s.Layout {
+	case LayoutPointPEFTAuthors:
+		return "the authors' fine-tuned Point-PEFT model; runs with the pre-trained Point-MAE it started from and its memory bank"
+	case LayoutMemoryBank:
+		return "a Point-PEFT memory bank"
+	case LayoutPointMAEPretrain:
+		return "a pre-trained Point-MAE (encoder and decoder): a backbone to fine-tune"
+	case LayoutPointMAEFinetuned:
+		return "a fine-tuned Point-MAE classifier"
+	case LayoutPointPEFT:
+		// The metadata keys of pointpeft's files (see package train).
+		switch {
+		case strings.HasPrefix(s.Meta["content"], "trainable parameters only"):
+			return "a pointpeft adapter (" + s.Meta["method"] + "): its trained tensors, to load onto the backbone it names"
+		case s.Meta["classes"] != "":
+			return "a pointpeft fine-tuned model (" + s.Meta["method"] + ")"
+		default:
+			return "a pointpeft pre-trained backbone"
+		}
+	}
+	return ""
+}
+
 // Write prints the summary as aligned plain text.
 func (s *Summary) Write(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -162,6 +204,9 @@ func (s *Summary) Write(w io.Writer) error {
 	}
 	fmt.Fprintf(tw, "format:\t%s\n", format)
 	fmt.Fprintf(tw, "layout:\t%s\n", s.Layout)
+	if k := s.Kind(); k != "" {
+		fmt.Fprintf(tw, "holds:\t%s\n", k)
+	}
 	if s.Format == FormatPTHZip {
 		mk := s.ModelKey
 		if mk == "" {
@@ -189,4 +234,27 @@ func (s *Summary) Write(w io.Writer) error {
 	}
 	fmt.Fprintf(tw, "  total\t%d tensors\t%d\n", len(s.Tensors), s.Total)
 	return tw.Flush()
+}
+
+// Convert writes the tensors and metadata of a checkpoint (either format) to out as
+// safetensors, float tensors as float16 when half is set, else float32. It returns
+// what was written.
+func Convert(in, out string, half bool) (*StateDict, error) {
+	sd, err := Load(in)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range sd.Keys {
+		t := sd.Tensors[k]
+		if t.IsFloat() {
+			t.DType = "F32"
+			if half {
+				t.DType = "F16"
+			}
+		}
+	}
+	if err := WriteSafetensors(out, sd); err != nil {
+		return nil, err
+	}
+	return sd, nil
 }

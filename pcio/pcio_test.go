@@ -380,3 +380,20 @@ func TestReadCloudDispatch(t *testing.T) {
 		t.Error("missing file accepted")
 	}
 }
+
+// TestPLYMoreVerticesThanDeclared: data beyond the declared elements is an error, not
+// silently dropped points.
+func TestPLYMoreVerticesThanDeclared(t *testing.T) {
+	ascii := "ply\nformat ascii 1.0\nelement vertex 2\nproperty float x\nproperty float y\nproperty float z\nend_header\n0 0 0\n1 0 0\n0 1 0\n"
+	if _, err := DecodePLY([]byte(ascii)); err == nil || !strings.Contains(err.Error(), "declares 2 vertices") {
+		t.Errorf("ascii: %v", err)
+	}
+	if _, err := DecodePLY([]byte(strings.Replace(ascii, "0 1 0\n", "\n", 1))); err != nil {
+		t.Errorf("a trailing newline: %v", err)
+	}
+	bin := []byte("ply\nformat binary_little_endian 1.0\nelement vertex 1\nproperty float x\nproperty float y\nproperty float z\nend_header\n")
+	bin = append(bin, make([]byte, 24)...)
+	if _, err := DecodePLY(bin); err == nil {
+		t.Error("binary: two vertices read as one")
+	}
+}

@@ -128,6 +128,9 @@ func decodePLY(b []byte) (Cloud, error) {
 	if nverts < 0 {
 		return Cloud{}, errors.New("no vertex element")
 	}
+	if rest := r.rest(); len(rest) > 0 {
+		return Cloud{}, fmt.Errorf("%d bytes of data after the declared elements (the header declares %d vertices; the file holds more)", len(rest), nverts)
+	}
 	if err := checkPoints(c.Points); err != nil {
 		return Cloud{}, err
 	}
@@ -316,11 +319,16 @@ type plyReader interface {
 	skipList(p plyProp) error
 	skipProp(p plyProp) error
 	left() int
+	// rest is the data after the last element.
+	rest() []byte
 }
 
 type plyASCII struct{ s string }
 
 func (r *plyASCII) left() int { return len(r.s) }
+
+// rest is what is left after the last element, trailing white space aside.
+func (r *plyASCII) rest() []byte { return []byte(strings.TrimSpace(r.s)) }
 
 func (r *plyASCII) token() (string, error) {
 	s := strings.TrimLeft(r.s, " \t\r\n")
@@ -386,6 +394,8 @@ type plyBinary struct {
 }
 
 func (r *plyBinary) left() int { return len(r.b) }
+
+func (r *plyBinary) rest() []byte { return r.b }
 
 func (r *plyBinary) scalar(t scalarType) (float64, error) {
 	if len(r.b) < t.size {

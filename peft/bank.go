@@ -5,11 +5,14 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pointpeft/pointpeft/checkpoint"
 	"github.com/pointpeft/pointpeft/nn"
+	"github.com/pointpeft/pointpeft/pcio"
 	"github.com/pointpeft/pointpeft/tensor"
 )
 
@@ -112,7 +115,7 @@ func BuildBank(prior *PriorEncoder, src BankSource, numPoints, batch int, meta m
 func (b *MemoryBank) Save(path string) error {
 	sd := checkpoint.NewStateDict()
 	sd.Set("features", checkpoint.NewF32([]int{b.Len(), b.Dim}, b.Features))
-	sd.Meta["format"] = "pointpeft-memory-bank"
+	sd.Meta[checkpoint.MetaFormatKey] = checkpoint.LayoutMemoryBank
 	for k, v := range b.Meta {
 		sd.Meta[k] = v
 	}
@@ -122,16 +125,36 @@ func (b *MemoryBank) Save(path string) error {
 	return nil
 }
 
-// LoadBank reads a bank written by Save, or the authors' raw tensor file (a torch.save
-// of a [Dim, N] tensor, e.g. train_f_pos_shape_scan.pt), and checks it fits a model of
-// width dim. backbone, if not empty, must equal the bank's recorded backbone hash.
+// LoadBank reads a bank written by Save, the authors' raw tensor file (a torch.save
+// of a [Dim, N] tensor, e.g. train_f_pos_shape_scan.pt), or a .npy array ([N, Dim] as
+// ours, or [Dim, N] as the authors'; a square one is read as ours), and checks it fits
+// a model of width dim. backbone, if not empty, must equal the bank's recorded backbone
+// hash.
 func LoadBank(path string, dim int, backbone string) (*MemoryBank, error) {
-	sd, err := checkpoint.Load(path)
-	if err != nil {
-		return nil, fmt.Errorf("load memory bank: %w", err)
+	var sd *checkpoint.StateDict
+	if strings.EqualFold(filepath.Ext(path), ".npy") {
+		data, shape, err := pcio.ReadNPY(path)
+		if err != nil {
+			return nil, fmt.Errorf("load memory bank %s: %w", path, err)
+		}
+		if len(shape) != 2 {
+			return nil, fmt.Errorf("load memory bank %s: array of shape %v, want [N, %d] or [%d, N]", path, shape, dim, dim)
+		}
+		sd = checkpoint.NewStateDict()
+		if shape[1] == dim {
+			sd.Meta[checkpoint.MetaFormatKey] = checkpoint.LayoutMemoryBank
+			sd.Set("features", checkpoint.NewF32(shape, data))
+		} else {
+			sd.Set("bank", checkpoint.NewF32(shape, data))
+		}
+	} else {
+		var err error
+		if sd, err = checkpoint.Load(path); err != nil {
+			return nil, fmt.Errorf("load memory bank: %w", err)
+		}
 	}
 	bank := &MemoryBank{Meta: map[string]string{}}
-	if t, ok := sd.Tensors["features"]; ok && sd.Meta["format"] == "pointpeft-memory-bank" {
+	if t, ok := sd.Tensors["features"]; ok && sd.Meta[checkpoint.MetaFormatKey] == checkpoint.LayoutMemoryBank {
 		if len(t.Shape) != 2 || !t.IsFloat() {
 			return nil, fmt.Errorf("load memory bank %s: features have shape %v", path, t.Shape)
 		}

@@ -1,6 +1,10 @@
 package peft
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/pointpeft/pointpeft/checkpoint"
+)
 
 // Mode selects between reproducing the authors' released code and the corrected model.
 type Mode string
@@ -102,4 +106,38 @@ func (c Config) isPromptLayer(i int) bool {
 		}
 	}
 	return false
+}
+
+// ConfigFromStateDict reads the sizes of a Point-PEFT model off its tensors (the
+// authors' names, after checkpoint.MapKeys): T from prompt_cor, the adapter and
+// cache-prompt adapter widths from block 0, the local attention's width from
+// blocks.attn1. Which blocks take prompts is not recorded in the weights (every block
+// has prompt embeddings): promptLayers gives them, empty meaning the first half as in
+// the authors' ScanObjectNN model. The rest is the PB_T50_RS configuration.
+func ConfigFromStateDict(sd *checkpoint.StateDict, mode Mode, promptLayers []int) (Config, error) {
+	rows := func(k string) (int, error) {
+		t, ok := sd.Tensors[k]
+		if !ok || len(t.Shape) < 1 {
+			return 0, fmt.Errorf("point-peft checkpoint: no %s tensor", k)
+		}
+		return t.Shape[0], nil
+	}
+	c := ScanObjectNN(mode)
+	c.PromptLayers = promptLayers
+	var err error
+	if c.NumTokens, err = rows("prompt_cor"); err != nil {
+		return c, err
+	}
+	if c.AdapterDim, err = rows("blocks.blocks.0.adapter.ln1.weight"); err != nil {
+		return c, err
+	}
+	if c.CPReduction, err = rows("blocks.blocks.0.cp_adapter.ln1.weight"); err != nil {
+		return c, err
+	}
+	qkv, err := rows("blocks.attn1.qkv.weight")
+	if err != nil {
+		return c, err
+	}
+	c.Attn1Dim = qkv / 3
+	return c, nil
 }

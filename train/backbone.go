@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pointpeft/pointpeft/assets"
 	"github.com/pointpeft/pointpeft/checkpoint"
 	"github.com/pointpeft/pointpeft/model"
 	"github.com/pointpeft/pointpeft/nn"
@@ -28,12 +29,29 @@ const (
 // groupSize. The architecture comes from the file's metadata when it is ours, and is
 // otherwise inferred from the tensor shapes (heads stay at 6, the only value the
 // official models use). The head is new when the class count differs from the file's.
+// An empty path loads the shipped backbone (assets.SmallBackbone).
 func LoadBackbone(path string, classes, numGroup, groupSize int) (*model.PointTransformer, nn.LoadReport, error) {
-	sd, err := checkpoint.Load(path)
+	sd, name, err := ReadBackbone(path)
 	if err != nil {
 		return nil, nn.LoadReport{}, err
 	}
-	return BackboneFromStateDict(sd, path, classes, numGroup, groupSize)
+	return BackboneFromStateDict(sd, name, classes, numGroup, groupSize)
+}
+
+// shippedName names the shipped backbone in messages.
+const shippedName = assets.SmallBackboneName
+
+// ReadBackbone reads a backbone file's tensors, or the shipped backbone's when path is
+// empty; name is what messages call it.
+func ReadBackbone(path string) (sd *checkpoint.StateDict, name string, err error) {
+	if path != "" {
+		sd, err = checkpoint.Load(path)
+		return sd, path, err
+	}
+	if sd, err = checkpoint.ParseSafetensors(assets.SmallBackbone); err != nil {
+		return nil, shippedName, fmt.Errorf("%s: %w", shippedName, err)
+	}
+	return sd, shippedName, nil
 }
 
 // BackboneFromStateDict is LoadBackbone for a state dict already in memory; path only
@@ -143,4 +161,44 @@ func InferConfig(sd *checkpoint.StateDict) (model.Config, error) {
 		}
 	}
 	return cfg, nil
+}
+
+// pretrainingOnly are the parts of pre-training checkpoints that a classifier has no
+// use for: Point-MAE's decoder, mask token and reconstruction head, Point-BERT's
+// mask token and token head.
+var pretrainingOnly = []string{"MAE_decoder.", "decoder_pos_embed.", "mask_token", "increase_dim.", "lm_head."}
+
+// Unused lists the tensors of a backbone file that loading left unused, beyond the
+// pre-training-only parts (which are expected to go): the tensors of another model,
+// such as a fine-tuned Point-PEFT checkpoint's prompts and adapters.
+func Unused(rep nn.LoadReport) []string {
+	var out []string
+	for _, k := range rep.Unexpected {
+		expected := false
+		for _, p := range pretrainingOnly {
+			expected = expected || strings.HasPrefix(k, p)
+		}
+		if !expected {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// checkUnused makes Unused tensors an error naming them.
+func checkUnused(rep nn.LoadReport, path string) error {
+	u := Unused(rep)
+	if len(u) == 0 {
+		return nil
+	}
+	return fmt.Errorf("read %s: %d of its tensors would be ignored (%s): not a pre-trained backbone of this kind (a fine-tuned model goes to predict or eval --checkpoint; --allow-partial loads it anyway)",
+		path, len(u), Abbrev(u, 6))
+}
+
+// Abbrev joins up to n names and says how many more there are.
+func Abbrev(names []string, n int) string {
+	if len(names) <= n {
+		return strings.Join(names, ", ")
+	}
+	return strings.Join(names[:n], ", ") + fmt.Sprintf(", and %d more", len(names)-n)
 }

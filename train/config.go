@@ -51,12 +51,17 @@ func (c Config) Validate() error {
 		return fmt.Errorf("train config: epochs %d, want >= 1", c.Epochs)
 	case c.BatchSize < 2:
 		return fmt.Errorf("train config: batch size %d, want >= 2 (BatchNorm needs two samples)", c.BatchSize)
+	case !finite(c.LR, c.MinLR, c.WarmupLR, c.WeightDecay, c.ClipNorm):
+		return fmt.Errorf("train config: lr %g, min lr %g, warm-up lr %g, weight decay %g, clip %g: each must be a finite number",
+			c.LR, c.MinLR, c.WarmupLR, c.WeightDecay, c.ClipNorm)
 	case c.LR <= 0 || c.MinLR < 0 || c.WarmupLR < 0 || c.WeightDecay < 0 || c.ClipNorm < 0:
 		return fmt.Errorf("train config: learning rates, weight decay and clip norm must be positive")
 	case c.Schedule != "epoch" && c.Schedule != "step":
 		return fmt.Errorf("train config: schedule %q is neither epoch nor step", c.Schedule)
 	case c.WarmupEpochs < 0 || (c.Schedule == "step" && c.WarmupEpochs >= c.Epochs):
 		return fmt.Errorf("train config: %d warm-up epochs leave no room in %d epochs", c.WarmupEpochs, c.Epochs)
+	case c.Workers < 0 || c.EvalBatch < 1:
+		return fmt.Errorf("train config: %d workers, eval batch %d", c.Workers, c.EvalBatch)
 	case c.Vote < 1:
 		return fmt.Errorf("train config: vote %d, want >= 1", c.Vote)
 	case c.Smoothing < 0 || c.Smoothing >= 1:

@@ -26,7 +26,10 @@ type Evaluation struct {
 // Point-MAE's voting does, seeded so the views are the same every time.
 func Evaluate(ctx context.Context, net Classifier, ds dataset.Dataset, batch, vote int, seed uint64) (*Evaluation, error) {
 	classes := len(ds.Classes())
-	if batch < 1 {
+	if vote < 1 || batch < 0 {
+		return nil, fmt.Errorf("evaluate: %d views and batch %d: want at least one view and a positive batch (0: 64)", vote, batch)
+	}
+	if batch == 0 {
 		batch = 64
 	}
 	loader, err := dataset.NewLoader(ds, dataset.LoaderConfig{BatchSize: batch, Seed: seed})

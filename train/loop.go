@@ -45,9 +45,9 @@ type Run struct {
 	// run's state, mid-epoch included, goes to last.safetensors, Fit returns
 	// ErrTimeLimit, and Resume continues with the numbers an uninterrupted run has.
 	TimeLimit time.Duration
-	// Spec, if set, is saved in config.yaml under "spec": what the caller needs to
+	// Spec, if set, is saved in config.yaml under "spec": what Finetune needs to
 	// rebuild the run (data and backbone paths, settings).
-	Spec any
+	Spec *Spec
 }
 
 // EpochMetrics is one line of metrics.jsonl.

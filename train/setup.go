@@ -120,14 +120,23 @@ func (m *Model) StateDict(trainableOnly bool) (*checkpoint.StateDict, error) {
 }
 
 // LoadModel restores a model from one of our checkpoints (last/best.safetensors), or
-// from an adapter file together with the backbone it was trained on.
+// from an adapter file together with the backbone it was trained on (empty: the
+// shipped backbone).
 func LoadModel(path, backbonePath string) (*Model, error) {
 	sd, err := checkpoint.Load(path)
 	if err != nil {
 		return nil, err
 	}
+	return ModelFromStateDict(sd, path, backbonePath)
+}
+
+// ModelFromStateDict is LoadModel for a file already read; path names it in errors.
+func ModelFromStateDict(sd *checkpoint.StateDict, path, backbonePath string) (*Model, error) {
 	if sd.Meta[checkpoint.MetaFormatKey] != checkpoint.MetaFormatValue || sd.Meta[MetaModelConfig] == "" {
-		return nil, fmt.Errorf("read %s: not a pointpeft checkpoint (use a backbone file with --backbone for official weights)", path)
+		return nil, fmt.Errorf("read %s: not a pointpeft run checkpoint or adapter", path)
+	}
+	if sd.Meta[MetaClasses] == "" {
+		return nil, fmt.Errorf("read %s: a pre-trained backbone, not a fine-tuned model (no classes, no head): fine-tune it first (pointpeft finetune --backbone %s)", path, path)
 	}
 	var cfg model.Config
 	if err := json.Unmarshal([]byte(sd.Meta[MetaModelConfig]), &cfg); err != nil {
@@ -146,16 +155,14 @@ func LoadModel(path, backbonePath string) (*Model, error) {
 	}
 	adapterOnly := strings.HasPrefix(sd.Meta["content"], "trainable parameters only")
 	var bb *model.PointTransformer
+	var err error
 	if adapterOnly {
-		if backbonePath == "" {
-			return nil, fmt.Errorf("read %s: an adapter file needs the backbone it was trained on (--backbone)", path)
-		}
 		if bb, _, err = LoadBackbone(backbonePath, cfg.Classes, cfg.NumGroup, cfg.GroupSize); err != nil {
 			return nil, err
 		}
 		if h := peft.BackboneHash(bb); h != sd.Meta[MetaBackbone] {
-			return nil, fmt.Errorf("read %s: the adapter was trained on backbone %s, but %s is backbone %s",
-				path, sd.Meta[MetaBackbone], backbonePath, h)
+			return nil, fmt.Errorf("read %s: the adapter was trained on backbone %s, but %s is backbone %s (pass the backbone it was trained on with --backbone)",
+				path, sd.Meta[MetaBackbone], backboneName(backbonePath), h)
 		}
 	} else {
 		if bb, err = model.New(cfg, rand.New(rand.NewPCG(0, 1))); err != nil {
@@ -246,4 +253,12 @@ func RunBank(dir string, dim int) (*peft.MemoryBank, error) {
 		return nil, err
 	}
 	return storedBank(sd, path, dim)
+}
+
+// backboneName is what messages call a backbone path.
+func backboneName(path string) string {
+	if path == "" {
+		return "the shipped " + shippedName
+	}
+	return path
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/pointpeft/pointpeft/model"
 	"github.com/pointpeft/pointpeft/pcio"
+	"github.com/pointpeft/pointpeft/predict"
 	"github.com/pointpeft/pointpeft/train"
 )
 
@@ -92,7 +93,7 @@ func TestFinetuneEvalPredictEndToEnd(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("predict exited %d: %s", code, errOut)
 	}
-	var preds []prediction
+	var preds []predict.Prediction
 	if err := json.Unmarshal([]byte(out), &preds); err != nil || len(preds) != 2 || len(preds[0].Top) != 5 {
 		t.Fatalf("predict JSON %q: %v", out, err)
 	}
@@ -123,7 +124,7 @@ func TestBadInputFailsCleanly(t *testing.T) {
 		{"missing data", append([]string{"finetune", "--backbone", bb, "--out", out, "--data", filepath.Join(dir, "nope")}, tinyTrain[2:]...), "nope"},
 		{"not a checkpoint", append([]string{"finetune", "--backbone", notCkpt, "--out", out}, tinyTrain...), "junk.pth"},
 		{"unknown method", append([]string{"finetune", "--backbone", bb, "--out", out, "--method", "magic"}, tinyTrain...), "magic"},
-		{"backbone without head", []string{"predict", "--backbone", bb, "--logits", filepath.Join(dir, "l.npy"), notCkpt}, "no classification head"},
+		{"backbone without head", []string{"predict", "--checkpoint", bb, "--logits", filepath.Join(dir, "l.npy"), notCkpt}, "pre-trained backbone"},
 	}
 	for _, c := range cases {
 		code, _, errOut := runCLI(c.args...)

@@ -2,74 +2,62 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
-	"github.com/pointpeft/pointpeft/dataset"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/pointpeft/pointpeft/peft"
+	"github.com/pointpeft/pointpeft/train"
 )
-
-// dataSpec says where a command's data comes from: "shapes" (the built-in procedural
-// set), "scanobjectnn:VARIANT:ROOT" (h5 files), or a folder in any ModelNet40 layout or
-// the generic <class>/<split>/<files> layout.
-type dataSpec struct {
-	path      string
-	numPoints int
-	shapes    dataset.ShapesConfig
-}
-
-const dataHelp = `data: "shapes" or "shapes:TRAIN:TEST" (built-in procedural shapes), a ModelNet40 folder (the 1024-point .npy
-tree, Point-BERT's modelnet40_normal_resampled or its .dat caches), any <class>/<split>/<files>
-folder (.npy .txt .xyz .ply .off .pcd), or scanobjectnn:OBJ_BG|OBJ_ONLY|PB_T50_RS:ROOT`
-
-// open opens one split, loaded into memory (data sets here fit easily; training
-// reads every sample each epoch).
-func (d dataSpec) open(split string) (dataset.Dataset, error) {
-	opts := dataset.Options{NumPoints: d.numPoints, Fewer: dataset.FewerResample, More: dataset.MoreFirst}
-	var ds dataset.Dataset
-	var err error
-	switch {
-	case d.path == "shapes" || strings.HasPrefix(d.path, "shapes:"):
-		cfg := d.shapes
-		cfg.NumPoints = d.numPoints
-		if d.path != "shapes" {
-			if _, serr := fmt.Sscanf(d.path, "shapes:%d:%d", &cfg.Train, &cfg.Test); serr != nil || cfg.Train < 1 || cfg.Test < 1 {
-				return nil, fmt.Errorf("data %q: want shapes:TRAIN:TEST with two positive sizes", d.path)
-			}
-		}
-		ds, err = dataset.NewShapes(cfg, split)
-	case strings.HasPrefix(d.path, "scanobjectnn:"):
-		parts := strings.SplitN(d.path, ":", 3)
-		if len(parts) != 3 {
-			return nil, fmt.Errorf("data %q: want scanobjectnn:VARIANT:ROOT", d.path)
-		}
-		return dataset.OpenScanObjectNN(parts[2], dataset.ScanVariant(parts[1]), split, opts)
-	default:
-		if _, serr := os.Stat(d.path); serr != nil {
-			return nil, fmt.Errorf("data: %w", serr)
-		}
-		ds, err = dataset.OpenModelNet40(d.path, split, opts)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return dataset.Preload(ds, 0)
-}
 
 // signalContext is cancelled by the first Ctrl-C (or SIGTERM); a second one kills.
 func signalContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 }
 
-// newLogger logs through slog as text to w.
+// quiet is the root's --quiet: no progress display and no per-epoch log lines.
+var quiet bool
+
+// progressTo is where a command's progress goes: stderr (a bar on a terminal, plain
+// lines in a log), or nowhere with --quiet.
+func progressTo(cmd *cobra.Command) io.Writer {
+	if quiet {
+		return nil
+	}
+	return cmd.ErrOrStderr()
+}
+
+// newLogger logs through slog as text to w; with verbose off or --quiet, only warnings.
 func newLogger(w io.Writer, verbose bool) *slog.Logger {
 	level := slog.LevelInfo
-	if !verbose {
+	if !verbose || quiet {
 		level = slog.LevelWarn
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// trainFlags binds the recipe's settings to flags, with cfg's values as defaults.
+func trainFlags(fs *pflag.FlagSet, cfg *train.Config) {
+	fs.IntVar(&cfg.Epochs, "epochs", cfg.Epochs, "epochs")
+	fs.IntVar(&cfg.BatchSize, "batch", cfg.BatchSize, "batch size")
+	fs.Float64Var(&cfg.LR, "lr", cfg.LR, "peak learning rate (AdamW)")
+	fs.Float64Var(&cfg.MinLR, "min-lr", cfg.MinLR, "final learning rate of the cosine schedule")
+	fs.IntVar(&cfg.WarmupEpochs, "warmup", cfg.WarmupEpochs, "warm-up epochs (clamped to a tenth of the run when they take more than half of it)")
+	fs.Float64Var(&cfg.WeightDecay, "weight-decay", cfg.WeightDecay, "AdamW weight decay (not on biases, 1-D tensors, tokens)")
+	fs.Float64Var(&cfg.ClipNorm, "clip", cfg.ClipNorm, "gradient clipping norm (0: off)")
+	fs.StringVar(&cfg.Schedule, "schedule", cfg.Schedule, "lr schedule: epoch (timm, per epoch, the reference) or step (per step)")
+	fs.StringVar(&cfg.Augment, "augment", cfg.Augment, "training augmentation: none, scale-translate, scan (y up), scan-z (z up) (default: the data set's reference)")
+	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "random seed (same seed, same numbers)")
+	fs.IntVar(&cfg.Workers, "workers", cfg.Workers, "data loader goroutines (0: one per CPU)")
+	fs.BoolVar(&cfg.Recompute, "recompute", cfg.Recompute, "recompute the Transformer's activations in the backward pass: about 30% less memory, 15% more time")
+}
+
+// modeFlag binds a Point-PEFT mode.
+func modeFlag(fs *pflag.FlagSet, m *peft.Mode, help string) {
+	fs.StringVar((*string)(m), "mode", string(*m), help)
 }

@@ -2,44 +2,32 @@ package main
 
 import (
 	"fmt"
-	"io"
+
+	"github.com/spf13/cobra"
 
 	"github.com/pointpeft/pointpeft/checkpoint"
 )
 
-func init() {
-	register(command{name: "convert", summary: "convert a checkpoint to safetensors (optionally float16)", run: runConvert})
-}
+func init() { register(newConvertCmd) }
 
-func runConvert(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("convert", "IN OUT.safetensors", `Converts a checkpoint (PyTorch .pth or safetensors) to safetensors, keeping its keys and
+func newConvertCmd() *cobra.Command {
+	var half bool
+	cmd := &cobra.Command{
+		Use:   "convert IN OUT.safetensors",
+		Short: "convert a checkpoint to safetensors (optionally float16)",
+		Long: `Converts a checkpoint (PyTorch .pth or safetensors) to safetensors, keeping its keys and
 metadata. With --half, float32 tensors are stored as float16 (half the size; loading converts
-back to float32, losing precision below about 1e-3 relative).`, stderr)
-	half := fs.Bool("half", false, "store float tensors as float16")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() != 2 {
-		fs.Usage()
-		return errUsage
-	}
-	in, out := fs.Arg(0), fs.Arg(1)
-	sd, err := checkpoint.Load(in)
-	if err != nil {
-		return err
-	}
-	for _, k := range sd.Keys {
-		t := sd.Tensors[k]
-		if t.IsFloat() {
-			t.DType = "F32"
-			if *half {
-				t.DType = "F16"
+back to float32, losing precision below about 1e-3 relative).`,
+		Args: exactArgs(2, "IN and OUT"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sd, err := checkpoint.Convert(args[0], args[1], half)
+			if err != nil {
+				return err
 			}
-		}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s → %s: %d tensors, %d values\n", args[0], args[1], len(sd.Keys), sd.NumElements())
+			return nil
+		},
 	}
-	if err := checkpoint.WriteSafetensors(out, sd); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "%s → %s: %d tensors, %d values\n", in, out, len(sd.Keys), sd.NumElements())
-	return nil
+	cmd.Flags().BoolVar(&half, "half", false, "store float tensors as float16")
+	return cmd
 }

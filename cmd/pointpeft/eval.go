@@ -1,68 +1,86 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
+	"github.com/spf13/cobra"
+
 	"github.com/pointpeft/pointpeft/dataset"
+	"github.com/pointpeft/pointpeft/peft"
 	"github.com/pointpeft/pointpeft/plots"
 	"github.com/pointpeft/pointpeft/train"
 )
 
-func init() {
-	register(command{name: "eval", summary: "evaluate a fine-tuned model on a data set's test split", run: runEval})
-}
+func init() { register(newEvalCmd) }
 
-func runEval(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("eval", "--checkpoint FILE --data PATH", `Evaluates a fine-tuned model (a run's best.safetensors, or an adapter.safetensors with the
---backbone it was trained on) on a data set's test split: overall and mean class accuracy,
-and with --out a confusion matrix PNG.
+func newEvalCmd() *cobra.Command {
+	var mf modelFlags
+	var data, split, out string
+	var vote int
+	cmd := &cobra.Command{
+		Use:   "eval --checkpoint FILE --data SOURCE [flags]",
+		Short: "evaluate a fine-tuned model on a data set's test split",
+		Long: `Evaluates a fine-tuned model on a data set's split: overall and mean class accuracy, and with
+--out a confusion matrix PNG. In faithful Point-PEFT mode a shape's result depends on the others
+in its batch (the authors' gather, reproduced); --batch 1 makes each shape independent.
 
-`+dataHelp, stderr)
-	ckpt := fs.String("checkpoint", "", "best.safetensors / last.safetensors of a run, or adapter.safetensors")
-	backbone := fs.String("backbone", "", "the backbone an adapter file was trained on")
-	data := fs.String("data", "", "data set")
-	split := fs.String("split", "test", "split to evaluate")
-	points := fs.Int("points", 1024, "points per cloud")
-	vote := fs.Int("vote", 1, "views averaged (1: no voting)")
-	batch := fs.Int("batch", 64, "batch size")
-	out := fs.String("out", "", "directory for confusion.png (none when empty)")
-	if err := parseFlags(fs, args); err != nil {
-		return err
+` + modelHelp + `
+
+` + dataset.SourceHelp,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if data == "" {
+				return usagef("name the data with --data")
+			}
+			if vote < 1 {
+				return usagef("--vote %d: want at least 1 (1: no voting)", vote)
+			}
+			if split != "train" && split != "test" {
+				return usagef("--split %q: train or test", split)
+			}
+			p, err := mf.load(cmd, false)
+			if err != nil {
+				return err
+			}
+			ds, err := dataset.Open(data, split, dataset.OpenOptions{NumPoints: p.Points})
+			if err != nil {
+				return err
+			}
+			if len(ds.Classes()) != len(p.Classes) {
+				return fmt.Errorf("the model knows %d classes, %s has %d", len(p.Classes), data, len(ds.Classes()))
+			}
+			if p.Mode == peft.Faithful && mf.opt.Batch > 1 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "note: faithful mode mixes the shapes of a batch of %d (the authors' gather); --batch 1 makes each shape independent\n", mf.opt.Batch)
+			}
+			ev, err := train.Evaluate(cmd.Context(), p.Net, ds, mf.opt.Batch, vote, 0)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s on %s (%s, %d shapes, %d points): overall accuracy %.2f%%, mean class accuracy %.2f%%\n",
+				p.Kind, data, split, ds.Len(), p.Points, 100*ev.Acc, 100*ev.MeanClassAcc)
+			if out == "" {
+				return nil
+			}
+			if err := os.MkdirAll(out, 0o755); err != nil {
+				return err
+			}
+			path := filepath.Join(out, "confusion.png")
+			if err := plots.Confusion(path, p.Classes, ev.Confusion, fmt.Sprintf("%s: %.2f%%", p.Kind, 100*ev.Acc)); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "confusion matrix: %s\n", path)
+			return nil
+		},
 	}
-	if *ckpt == "" || *data == "" {
-		fs.Usage()
-		return fmt.Errorf("--checkpoint and --data are required")
-	}
-	m, err := train.LoadModel(*ckpt, *backbone)
-	if err != nil {
-		return err
-	}
-	ds, err := dataSpec{path: *data, numPoints: *points, shapes: dataset.DefaultShapesConfig()}.open(*split)
-	if err != nil {
-		return err
-	}
-	if len(ds.Classes()) != len(m.Classes) {
-		return fmt.Errorf("the model knows %d classes, %s has %d", len(m.Classes), *data, len(ds.Classes()))
-	}
-	ev, err := train.Evaluate(context.Background(), m.Net, ds, *batch, *vote, 0)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "%s on %s (%s, %d shapes): overall accuracy %.2f%%, mean class accuracy %.2f%%\n",
-		m.Method, *data, *split, ds.Len(), 100*ev.Acc, 100*ev.MeanClassAcc)
-	if *out != "" {
-		if err := os.MkdirAll(*out, 0o755); err != nil {
-			return err
-		}
-		path := filepath.Join(*out, "confusion.png")
-		if err := plots.Confusion(path, m.Classes, ev.Confusion, fmt.Sprintf("%s: %.2f%%", m.Method, 100*ev.Acc)); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "confusion matrix: %s\n", path)
-	}
-	return nil
+	fs := cmd.Flags()
+	mf.bind(fs)
+	fs.Lookup("batch").DefValue = "64"
+	mf.opt.Batch = 64
+	fs.StringVar(&data, "data", "", "data source")
+	fs.StringVar(&split, "split", "test", "split to evaluate")
+	fs.IntVar(&vote, "vote", 1, "views averaged (1: no voting)")
+	fs.StringVar(&out, "out", "", "directory for confusion.png (none when empty)")
+	return cmd
 }

@@ -1,17 +1,13 @@
 package main
 
 import (
-	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/pointpeft/pointpeft/bench"
 	"github.com/pointpeft/pointpeft/dataset"
@@ -19,219 +15,106 @@ import (
 	"github.com/pointpeft/pointpeft/train"
 )
 
-func init() {
-	register(command{name: "finetune", summary: "fine-tune a backbone with Point-PEFT, full, linear or bitfit", run: runFinetune})
-}
+func init() { register(newFinetuneCmd) }
 
-// runSpec is everything a fine-tuning run is made from. It is saved in the run's
-// config.yaml (key "spec"), which --config reads back and --resume reuses.
-type runSpec struct {
-	Backbone  string       `yaml:"backbone"`
-	Data      string       `yaml:"data"`
-	Method    string       `yaml:"method"`
-	Points    int          `yaml:"points"`
-	Groups    int          `yaml:"groups"`
-	GroupSize int          `yaml:"group_size"`
-	Bank      string       `yaml:"bank"`
-	Train     train.Config `yaml:"train"`
-	PEFT      peft.Config  `yaml:"point_peft"`
-}
-
-func defaultSpec() runSpec {
-	cfg := train.DefaultConfig()
-	pc := peft.ScanObjectNN(peft.Fixed)
-	pc.PromptLayers = nil // the first half of whatever backbone is loaded
-	return runSpec{Method: string(peft.MethodPointPEFT), Points: 1024, Groups: 64, GroupSize: 32, Train: cfg, PEFT: pc}
-}
-
-// referenceConfig is the subset of the authors' YAML configs (cfgs/finetune_*.yaml)
-// that maps onto a run spec.
-type referenceConfig struct {
-	Optimizer struct {
-		Kwargs struct {
-			LR          *float64 `yaml:"lr"`
-			WeightDecay *float64 `yaml:"weight_decay"`
-		} `yaml:"kwargs"`
-	} `yaml:"optimizer"`
-	Scheduler struct {
-		Kwargs struct {
-			Epochs        *int `yaml:"epochs"`
-			InitialEpochs *int `yaml:"initial_epochs"`
-		} `yaml:"kwargs"`
-	} `yaml:"scheduler"`
-	Model struct {
-		NumGroup  *int `yaml:"num_group"`
-		GroupSize *int `yaml:"group_size"`
-	} `yaml:"model"`
-	NPoints      *int     `yaml:"npoints"`
-	TotalBS      *int     `yaml:"total_bs"`
-	MaxEpoch     *int     `yaml:"max_epoch"`
-	GradNormClip *float64 `yaml:"grad_norm_clip"`
-}
-
-// loadSpecFile reads either our spec (a run's config.yaml, or a file with its "spec"
-// layout) or the authors' config format, on top of spec.
-func loadSpecFile(path string, spec *runSpec) error {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("config: %w", err)
-	}
-	var doc map[string]any
-	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		return fmt.Errorf("config %s: %w", path, err)
-	}
-	if sub, ok := doc["spec"]; ok {
-		b, err := yaml.Marshal(sub)
-		if err != nil {
-			return err
-		}
-		raw = b
-	}
-	if err := yaml.Unmarshal(raw, spec); err != nil {
-		return fmt.Errorf("config %s: %w", path, err)
-	}
-	var ref referenceConfig
-	if err := yaml.Unmarshal(raw, &ref); err != nil {
-		return fmt.Errorf("config %s: %w", path, err)
-	}
-	set := func(dst *float64, v *float64) {
-		if v != nil {
-			*dst = *v
-		}
-	}
-	seti := func(dst *int, v *int) {
-		if v != nil {
-			*dst = *v
-		}
-	}
-	set(&spec.Train.LR, ref.Optimizer.Kwargs.LR)
-	set(&spec.Train.WeightDecay, ref.Optimizer.Kwargs.WeightDecay)
-	seti(&spec.Train.Epochs, ref.Scheduler.Kwargs.Epochs)
-	seti(&spec.Train.WarmupEpochs, ref.Scheduler.Kwargs.InitialEpochs)
-	seti(&spec.Train.Epochs, ref.MaxEpoch)
-	seti(&spec.Train.BatchSize, ref.TotalBS)
-	set(&spec.Train.ClipNorm, ref.GradNormClip)
-	seti(&spec.Points, ref.NPoints)
-	seti(&spec.Groups, ref.Model.NumGroup)
-	seti(&spec.GroupSize, ref.Model.GroupSize)
-	return nil
-}
-
-// flagValue finds "--name V" or "--name=V" in args before flag parsing.
-func flagValue(args []string, name string) string {
-	for i, a := range args {
-		a = strings.TrimLeft(a, "-")
-		if a == name && i+1 < len(args) {
-			return args[i+1]
-		}
-		if strings.HasPrefix(a, name+"=") {
-			return strings.TrimPrefix(a, name+"=")
-		}
-	}
-	return ""
-}
-
-func specFlags(fs *flag.FlagSet, s *runSpec) (mode *string) {
-	fs.StringVar(&s.Backbone, "backbone", s.Backbone, "pre-trained backbone: an official Point-MAE/Point-BERT .pth or a pointpeft .safetensors")
-	fs.StringVar(&s.Data, "data", s.Data, "data set (see above)")
+// specFlags binds a run spec's settings to flags, with s's values as defaults.
+func specFlags(fs *pflag.FlagSet, s *train.Spec) {
+	fs.StringVar(&s.Backbone, "backbone", s.Backbone, "pre-trained backbone: an official Point-MAE/Point-BERT .pth or a pointpeft .safetensors (default: the shipped backbone)")
+	fs.StringVar(&s.Data, "data", s.Data, "data source (see above)")
 	fs.StringVar(&s.Method, "method", s.Method, "point-peft, full, linear or bitfit")
-	fs.IntVar(&s.Points, "points", s.Points, "points per cloud")
-	fs.IntVar(&s.Groups, "groups", s.Groups, "groups per cloud (64 for 1024 points, 128 for 2048)")
-	fs.IntVar(&s.GroupSize, "group-size", s.GroupSize, "points per group")
+	fs.IntVar(&s.Points, "points", s.Points, "points per cloud (default: the data set's reference, 1024; ScanObjectNN 2048)")
+	fs.IntVar(&s.Groups, "groups", s.Groups, "groups per cloud (default: the data set's reference, 64; ScanObjectNN 128)")
+	fs.IntVar(&s.GroupSize, "group-size", s.GroupSize, "points per group (default 32)")
 	fs.StringVar(&s.Bank, "bank", s.Bank, "memory bank file (point-peft); built from the training split when empty")
-	m := string(s.PEFT.Mode)
-	mode = &m
-	fs.StringVar(mode, "mode", m, "point-peft mode: fixed (prompts get their own coordinates) or faithful (the authors' released code)")
+	modeFlag(fs, &s.PEFT.Mode, "point-peft mode: fixed (prompts get their own coordinates) or faithful (the authors' released code)")
 	fs.IntVar(&s.PEFT.NumTokens, "prompts", s.PEFT.NumTokens, "point-peft prompt tokens per layer (K = prompts − 2 memory-bank features)")
+	fs.BoolVar(&s.AllowPartial, "allow-partial", s.AllowPartial, "fine-tune from a file with tensors the backbone would ignore, on purpose (they are listed)")
 	trainFlags(fs, &s.Train)
 	fs.IntVar(&s.Train.Vote, "vote", s.Train.Vote, "evaluation views averaged (1: no voting)")
-	return mode
 }
 
-func runFinetune(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("finetune", "--backbone FILE --data PATH [--method point-peft]", `Fine-tunes a pre-trained backbone on a classification data set, evaluating on its test split
-every epoch. Writes to --out: config.yaml, metrics.jsonl, train_curves.png, confusion.png,
-last.safetensors (resumable), best.safetensors and, for methods that freeze the backbone,
-adapter.safetensors (only the trained tensors). Flags override --config; --resume DIR
-continues a stopped run with its saved settings.
+func newFinetuneCmd() *cobra.Command {
+	spec := train.DefaultSpec()
+	var config, resume, out string
+	var overwrite, verbose bool
+	var limit time.Duration
+	cmd := &cobra.Command{
+		Use:   "finetune --data SOURCE [--backbone FILE] [--method point-peft]",
+		Short: "fine-tune a backbone with Point-PEFT, full, linear or bitfit",
+		Long: `Fine-tunes a pre-trained backbone (the shipped one unless --backbone names another) on a
+classification data set, evaluating on its test split every epoch. Writes to --out: config.yaml,
+metrics.jsonl, train_curves.png, confusion.png, last.safetensors (resumable), best.safetensors
+and, for methods that freeze the backbone, adapter.safetensors (only the trained tensors).
+Points, grouping and augmentation follow the data set's reference config unless flags say
+otherwise; the resolved settings are printed as the run starts. Flags override --config;
+--resume DIR continues a stopped run with its saved settings.
 
-`+dataHelp, stderr)
-	spec := defaultSpec()
-	resume := flagValue(args, "resume")
-	cfgPath := flagValue(args, "config")
-	if resume != "" {
-		cfgPath = filepath.Join(resume, "config.yaml")
+` + dataset.SourceHelp,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if resume != "" {
+				if out != "" && out != resume {
+					return usagef("--resume %s and --out %s name different directories", resume, out)
+				}
+				out, config = resume, filepath.Join(resume, "config.yaml")
+			}
+			if config != "" {
+				s, err := layered(cmd.Flags(), config)
+				if err != nil {
+					return err
+				}
+				spec = s
+			}
+			if out == "" {
+				out = train.DefaultRunDir(spec.Method)
+			}
+			ctx, stop := signalContext()
+			defer stop()
+			res, m, err := train.Finetune(ctx, spec, train.RunOptions{Dir: out, Resume: resume != "", Overwrite: overwrite,
+				TimeLimit: limit, Log: newLogger(cmd.ErrOrStderr(), verbose), Progress: progressTo(cmd)})
+			if errors.Is(err, train.ErrInterrupted) {
+				fmt.Fprintf(cmd.ErrOrStderr(), "stopped: %v\n", err)
+			}
+			if err != nil {
+				return err
+			}
+			sum := peft.Summarize(m.Net.Params())
+			var secs float64
+			for _, h := range res.History {
+				secs += h.Seconds
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: best test accuracy %.2f%% (mean class %.2f%%) at epoch %d; last epoch %.2f%% (mean class %.2f%%); "+
+				"trainable %d of %d parameters; training time %.0fs; peak RSS %.0f MiB; files in %s\n",
+				m.Method, 100*res.Best.TestAcc, 100*res.Best.MeanClassAcc, res.Best.Epoch, 100*res.Last.TestAcc, 100*res.Last.MeanClassAcc,
+				sum.Trainable, sum.Total, secs, bench.PeakRSSMB(), out)
+			return nil
+		},
 	}
-	if cfgPath != "" {
-		if err := loadSpecFile(cfgPath, &spec); err != nil {
-			return err
-		}
-	}
-	fs.String("config", "", "YAML settings: a run's config.yaml, or the authors' cfgs/finetune_*.yaml")
-	fs.String("resume", "", "continue the run in this directory from its last checkpoint")
-	out := fs.String("out", "", "run directory (default runs/<method>-<time>)")
-	verbose := fs.Bool("v", true, "log every epoch")
-	limit := fs.Duration("time-limit", 0, "stop cleanly at the first step after this long (e.g. 2h30m), saving the state for --resume")
-	mode := specFlags(fs, &spec)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	spec.PEFT.Mode = peft.Mode(*mode)
-	if resume != "" {
-		*out = resume
-	}
-	if *out == "" {
-		*out = filepath.Join("runs", spec.Method)
-	}
-	ctx, stop := signalContext()
-	defer stop()
-	res, m, err := finetune(ctx, spec, *out, resume != "", *limit, stdout, stderr, *verbose)
-	if err != nil {
-		if errors.Is(err, train.ErrInterrupted) {
-			fmt.Fprintf(stderr, "stopped: %v\n", err)
-		}
-		return err
-	}
-	sum := peft.Summarize(m.Net.Params())
-	var secs float64
-	for _, h := range res.History {
-		secs += h.Seconds
-	}
-	fmt.Fprintf(stdout, "%s: best test accuracy %.2f%% (mean class %.2f%%) at epoch %d; last epoch %.2f%% (mean class %.2f%%); "+
-		"trainable %d of %d parameters; training time %.0fs; peak RSS %.0f MiB; files in %s\n",
-		m.Method, 100*res.Best.TestAcc, 100*res.Best.MeanClassAcc, res.Best.Epoch, 100*res.Last.TestAcc, 100*res.Last.MeanClassAcc,
-		sum.Trainable, sum.Total, secs, bench.PeakRSSMB(), *out)
-	return nil
+	fs := cmd.Flags()
+	fs.StringVar(&config, "config", "", "YAML settings: a run's config.yaml, or the authors' cfgs/finetune_*.yaml")
+	fs.StringVar(&resume, "resume", "", "continue the run in this directory from its last checkpoint")
+	fs.StringVar(&out, "out", "", "run directory (default runs/<method>-<time>); it must be new or empty unless --overwrite")
+	fs.BoolVar(&overwrite, "overwrite", false, "replace the run files in a non-empty --out")
+	fs.BoolVarP(&verbose, "verbose", "v", true, "log every epoch")
+	fs.DurationVar(&limit, "time-limit", 0, "stop cleanly at the first step after this long (e.g. 2h30m), saving the state for --resume")
+	specFlags(fs, &spec)
+	return cmd
 }
 
-// finetune builds the model a spec describes and runs it.
-func finetune(ctx context.Context, spec runSpec, out string, resume bool, limit time.Duration, stdout, stderr io.Writer, verbose bool) (*train.Result, *train.Model, error) {
-	if spec.Backbone == "" || spec.Data == "" {
-		return nil, nil, fmt.Errorf("--backbone and --data are required")
+// layered is the spec of a settings file with the flags given on the command line on
+// top: flags override the file, the file overrides the defaults.
+func layered(given *pflag.FlagSet, path string) (train.Spec, error) {
+	s := train.DefaultSpec()
+	if err := s.LoadFile(path); err != nil {
+		return s, err
 	}
-	if err := spec.Train.Validate(); err != nil {
-		return nil, nil, err
-	}
-	ds := dataSpec{path: spec.Data, numPoints: spec.Points, shapes: dataset.DefaultShapesConfig()}
-	trainSet, err := ds.open("train")
-	if err != nil {
-		return nil, nil, err
-	}
-	testSet, err := ds.open("test")
-	if err != nil {
-		return nil, nil, err
-	}
-	log := newLogger(stderr, verbose)
-	resumeDir := ""
-	if resume {
-		resumeDir = out
-	}
-	m, err := buildModel(spec, trainSet, resumeDir, log, stderr)
-	if err != nil {
-		return nil, nil, err
-	}
-	run := &train.Run{Dir: out, Cfg: spec.Train, Model: m, Train: trainSet, Test: testSet, Log: log, Progress: stderr,
-		Resume: resume, Spec: spec, TimeLimit: limit}
-	res, err := run.Fit(ctx)
-	return res, m, err
+	onto := pflag.NewFlagSet("layer", pflag.ContinueOnError)
+	specFlags(onto, &s)
+	var err error
+	given.Visit(func(f *pflag.Flag) {
+		if onto.Lookup(f.Name) != nil && err == nil {
+			err = onto.Set(f.Name, f.Value.String())
+		}
+	})
+	return s, err
 }

@@ -1,135 +1,151 @@
 // Command pointpeft adapts pre-trained 3D point-cloud Transformers to new tasks by
-// training a few percent of their weights (Point-PEFT and its peers).
+// training a few percent of their weights (Point-PEFT and its peers). It is a shell
+// over the library: each command parses its flags and makes one call.
 package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"runtime/debug"
-	"sort"
 	"strings"
+
+	"github.com/spf13/cobra"
 
 	"github.com/pointpeft/pointpeft/sysinfo"
 	"github.com/pointpeft/pointpeft/tensor"
 	"github.com/pointpeft/pointpeft/train"
 )
 
-// command is one subcommand of the CLI.
-type command struct {
-	name    string
-	summary string
-	run     func(args []string, stdout, stderr io.Writer) error
-}
+// commands are the constructors of the subcommands; each file registers its own in init.
+var commands []func() *cobra.Command
 
-var commands []command
+func register(c func() *cobra.Command) { commands = append(commands, c) }
 
-func register(c command) { commands = append(commands, c) }
-
-// errUsage marks an error whose message is the usage text already printed.
+// errUsage marks a mistake on the command line (exit status 2).
 var errUsage = errors.New("usage")
+
+// usagef is a command-line mistake with a message.
+func usagef(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, a...))
+}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// run dispatches to a subcommand and returns the process exit code.
-func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		if len(args) > 1 {
-			return run([]string{args[1], "--help"}, stdout, stderr)
-		}
-		usage(stdout)
-		return 0
+// newRoot builds the command tree afresh (flags hold per-run state).
+func newRoot(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "pointpeft",
+		Short: "pointpeft adapts pre-trained 3D point-cloud Transformers by training a few percent of their weights.",
+		Long: `pointpeft adapts pre-trained 3D point-cloud Transformers (Point-MAE, Point-BERT) to new
+tasks by training a few percent of their weights, with Point-PEFT and its peers.`,
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cmd.SetOut(stderr)
+			cmd.Usage()
+			return usagef("name a command")
+		},
 	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.PersistentFlags().BoolVarP(&quiet, "quiet", "q", false, "no progress display and no per-epoch log lines (warnings, errors and results only)")
+	// Say once, before any work, when GEMMs will run slower than this CPU allows.
+	root.PersistentPreRun = func(*cobra.Command, []string) {
+		if w := tensor.GEMM().Warning; w != "" {
+			fmt.Fprintf(stderr, "pointpeft: warning: %s\n", w)
+		}
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fmt.Errorf("%w: %v", errUsage, err) })
 	for _, c := range commands {
-		if c.name == args[0] {
-			if w := tensor.GEMM().Warning; w != "" {
-				fmt.Fprintf(stderr, "pointpeft: warning: %s\n", w)
-			}
-			err := c.run(args[1:], stdout, stderr)
-			switch {
-			case err == nil, errors.Is(err, flag.ErrHelp):
-				return 0
-			case errors.Is(err, errUsage):
-				return 2
-			case errors.Is(err, train.ErrTimeLimit):
-				// A planned stop: the state is saved and --resume continues it.
-				fmt.Fprintf(stderr, "pointpeft %s: stopped: %v\n", c.name, err)
-				return 0
-			default:
-				fmt.Fprintf(stderr, "pointpeft %s: %v\n", c.name, err)
-				return 1
-			}
-		}
+		root.AddCommand(c())
 	}
-	fmt.Fprintf(stderr, "pointpeft: unknown command %q\n\n", args[0])
-	usage(stderr)
-	return 2
+	return root
 }
 
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "pointpeft adapts pre-trained 3D point-cloud Transformers by training a few percent of their weights.")
-	fmt.Fprintln(w, "\nUsage: pointpeft <command> [flags] [args]\n\nCommands:")
-	cs := append([]command(nil), commands...)
-	sort.Slice(cs, func(i, j int) bool { return cs[i].name < cs[j].name })
-	for _, c := range cs {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+// run executes a command line and returns the process exit status: 0 on success and
+// on a planned stop (--time-limit), 2 for a mistake on the command line, 1 otherwise.
+func run(args []string, stdout, stderr io.Writer) int {
+	root := newRoot(stdout, stderr)
+	root.SetArgs(args)
+	cmd, err := root.ExecuteC()
+	name := "pointpeft"
+	if cmd != nil && cmd != root {
+		name += " " + cmd.Name()
 	}
-	fmt.Fprintln(w, "\nRun 'pointpeft <command> --help' for a command's flags.")
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, train.ErrTimeLimit):
+		// A planned stop: the state is saved and --resume continues it.
+		fmt.Fprintf(stderr, "%s: stopped: %v\n", name, err)
+		return 0
+	case errors.Is(err, errUsage), strings.HasPrefix(err.Error(), "unknown command"),
+		strings.HasPrefix(err.Error(), "unknown flag"), strings.Contains(err.Error(), "arg(s)"):
+		fmt.Fprintf(stderr, "%s: %s\nRun '%s --help' for usage.\n", name, strings.TrimPrefix(err.Error(), "usage: "), name)
+		return 2
+	default:
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		return 1
+	}
 }
 
-// newFlags makes a FlagSet whose -h prints the command's usage to stderr.
-func newFlags(name, args, about string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: pointpeft %s [flags] %s\n\n%s\n", name, args, strings.TrimSpace(about))
-		var any bool
-		fs.VisitAll(func(*flag.Flag) { any = true })
-		if any {
-			fmt.Fprintln(stderr, "\nFlags:")
-			fs.PrintDefaults()
-		}
-	}
-	return fs
-}
-
-// parseFlags parses args, turning a bad flag into errUsage (its message is printed).
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
+// noArgs refuses stray words on a command that takes none (a word would otherwise be
+// easy to mistake for a value).
+func noArgs(_ *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usagef("unexpected argument %q (this command takes only flags)", args[0])
 	}
 	return nil
 }
 
-func init() {
-	register(command{name: "version", summary: "print the version and build settings", run: runVersion})
+// minArgs and exactArgs are cobra's argument checks, as usage errors.
+func minArgs(n int, what string) cobra.PositionalArgs {
+	return func(_ *cobra.Command, args []string) error {
+		if len(args) < n {
+			return usagef("name %s", what)
+		}
+		return nil
+	}
 }
 
-func runVersion(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("version", "", "Prints the version, the Go toolchain, the CPU and the GEMM library and kernel in use.", stderr)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	version := "(devel)"
-	goVersion := ""
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		goVersion = bi.GoVersion
-		if bi.Main.Version != "" {
-			version = bi.Main.Version
+func exactArgs(n int, what string) cobra.PositionalArgs {
+	return func(_ *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usagef("want %s, got %d argument(s)", what, len(args))
 		}
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" {
-				version += " " + s.Value[:min(12, len(s.Value))]
+		return nil
+	}
+}
+
+func init() { register(newVersionCmd) }
+
+func newVersionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "print the version and build settings",
+		Long:  "Prints the version, the Go toolchain, the CPU and the GEMM library and kernel in use.",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			version := "(devel)"
+			goVersion := ""
+			if bi, ok := debug.ReadBuildInfo(); ok {
+				goVersion = bi.GoVersion
+				if bi.Main.Version != "" {
+					version = bi.Main.Version
+				}
+				for _, s := range bi.Settings {
+					if s.Key == "vcs.revision" {
+						version += " " + s.Value[:min(12, len(s.Value))]
+					}
+				}
 			}
-		}
+			fmt.Fprintf(cmd.OutOrStdout(), "pointpeft %s\ngo       %s\n%s", version, goVersion, sysinfo.Read())
+			return nil
+		},
 	}
-	fmt.Fprintf(stdout, "pointpeft %s\ngo       %s\n%s", version, goVersion, sysinfo.Read())
-	return nil
 }

@@ -12,10 +12,21 @@ func TestHelpListsCommands(t *testing.T) {
 	if code := run([]string{"help"}, &out, &errb); code != 0 {
 		t.Fatalf("help exited %d: %s", code, errb.String())
 	}
-	for _, c := range commands {
-		if !strings.Contains(out.String(), c.name) {
-			t.Errorf("help does not list %q", c.name)
+	for _, c := range newRoot(&out, &errb).Commands() {
+		if !strings.Contains(out.String(), c.Name()) {
+			t.Errorf("help does not list %q", c.Name())
 		}
+	}
+}
+
+// TestNoCommandIsUsageError: `pointpeft` alone prints the usage and fails.
+func TestNoCommandIsUsageError(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run(nil, &out, &errb); code != 2 {
+		t.Fatalf("exit %d, want 2", code)
+	}
+	if !strings.Contains(errb.String(), "Available Commands") {
+		t.Fatalf("stderr %q", errb.String())
 	}
 }
 
@@ -30,14 +41,23 @@ func TestUnknownCommandFails(t *testing.T) {
 }
 
 func TestEveryCommandHasHelp(t *testing.T) {
-	for _, c := range commands {
-		var out, errb bytes.Buffer
-		if code := run([]string{c.name, "--help"}, &out, &errb); code != 0 {
-			t.Errorf("%s --help exited %d", c.name, code)
+	var out, errb bytes.Buffer
+	for _, c := range newRoot(&out, &errb).Commands() {
+		out.Reset()
+		if code := run([]string{c.Name(), "--help"}, &out, &errb); code != 0 {
+			t.Errorf("%s --help exited %d", c.Name(), code)
 		}
-		if !strings.Contains(errb.String(), "Usage: pointpeft "+c.name) {
-			t.Errorf("%s --help printed %q", c.name, errb.String())
+		if !strings.Contains(out.String(), "pointpeft "+c.Name()) {
+			t.Errorf("%s --help printed %q", c.Name(), out.String())
 		}
+	}
+}
+
+// TestCompletion: cobra's shell completion is there.
+func TestCompletion(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"completion", "bash"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "pointpeft") {
+		t.Fatalf("completion exited %d: %.200s %s", code, out.String(), errb.String())
 	}
 }
 

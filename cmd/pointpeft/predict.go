@@ -3,253 +3,139 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
-	"math/rand/v2"
-	"os"
-	"sort"
 	"strings"
 
-	"github.com/pointpeft/pointpeft/checkpoint"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
 	"github.com/pointpeft/pointpeft/dataset"
-	"github.com/pointpeft/pointpeft/geom"
-	"github.com/pointpeft/pointpeft/nn"
 	"github.com/pointpeft/pointpeft/pcio"
-	"github.com/pointpeft/pointpeft/tensor"
-	"github.com/pointpeft/pointpeft/train"
+	"github.com/pointpeft/pointpeft/predict"
 )
 
-func init() {
-	register(command{name: "predict", summary: "classify point-cloud or mesh files", run: runPredict})
+func init() { register(newPredictCmd) }
+
+const modelHelp = `Models (--checkpoint): a run's best.safetensors; an adapter.safetensors with the --backbone it
+was trained on (default: the shipped one); the authors' fine-tuned Point-PEFT .pth with the
+pre-trained Point-MAE it started from (--backbone) and its memory bank (--bank, their .pt,
+ours or .npy); an official fine-tuned Point-MAE / Point-BERT .pth classifier. .pth models need
+--classes and their grouping (--groups, --group-size; the authors' ScanObjectNN models use
+--groups 128 --points 2048). Loading is strict: tensors the model would ignore, or lacks, are an
+error unless --allow-partial.`
+
+// modelFlags binds what names a model and how to feed it.
+type modelFlags struct {
+	opt          predict.Options
+	classes      string
+	promptLayers []int
 }
 
-// prediction is one file's result (the --json output).
-type prediction struct {
-	File  string      `json:"file"`
-	Class string      `json:"class"`
-	Prob  float32     `json:"prob"`
-	Top   []classProb `json:"top"`
+func (m *modelFlags) bind(fs *pflag.FlagSet) {
+	fs.StringVar(&m.opt.Checkpoint, "checkpoint", "", "the model (see above)")
+	fs.StringVar(&m.opt.Backbone, "backbone", "", "the backbone an adapter was trained on, or the pre-trained Point-MAE of the authors' Point-PEFT checkpoint (default: the shipped backbone)")
+	fs.StringVar(&m.opt.Bank, "bank", "", "memory bank of the authors' Point-PEFT checkpoint (.pt, .safetensors or .npy)")
+	fs.StringVar(&m.classes, "classes", "", "class names of a .pth model: modelnet40, scanobjectnn, shapes, or a file with one name per line")
+	modeFlag(fs, &m.opt.Mode, "point-peft forward pass: faithful or fixed (default: a run's own; faithful for the authors' checkpoint)")
+	fs.IntVar(&m.opt.Points, "points", 0, "points per cloud (default: 16 per group of the model: 1024 for 64 groups)")
+	fs.IntVar(&m.opt.Groups, "groups", 64, "groups per cloud (.pth models)")
+	fs.IntVar(&m.opt.GroupSize, "group-size", 32, "points per group (.pth models)")
+	fs.IntVar(&m.opt.PriorGroups, "prior-groups", 64, "groups of the authors' prior encoder")
+	fs.IntVar(&m.opt.PriorGroupSize, "prior-group-size", 32, "points per group of the authors' prior encoder")
+	fs.IntSliceVar(&m.promptLayers, "prompt-layers", nil, "prompt layers of the authors' checkpoint (default: the first half of the blocks)")
+	fs.BoolVar(&m.opt.AllowPartial, "allow-partial", false, "load a checkpoint with left-over or missing tensors on purpose (they are listed)")
+	fs.IntVar(&m.opt.Batch, "batch", 32, "clouds per forward pass (faithful Point-PEFT: always 1)")
 }
 
-type classProb struct {
-	Class string  `json:"class"`
-	Prob  float32 `json:"prob"`
-}
-
-func runPredict(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("predict", "(--checkpoint FILE | --backbone FILE [--adapter FILE]) FILE...", `Classifies point clouds (.npy .txt .xyz .ply .pcd) and meshes (.off .ply with faces) and prints
-each file's class with the top-5 probabilities. Clouds are brought to --points points (farthest
-point sampling, or resampling with replacement when a cloud has fewer) and normalised to the unit
-sphere; meshes are sampled on their surface. Every file is read and checked before anything is
-printed or written.
-
-Models: a run's best.safetensors (--checkpoint), an adapter.safetensors with its backbone
-(--adapter and --backbone), or an official fine-tuned Point-MAE / Point-BERT .pth with its head
-(--backbone, with --classes naming the classes).`, stderr)
-	ckpt := fs.String("checkpoint", "", "a pointpeft run checkpoint (best.safetensors)")
-	adapter := fs.String("adapter", "", "adapter.safetensors (needs --backbone)")
-	backbone := fs.String("backbone", "", "backbone for --adapter, or an official fine-tuned .pth classifier")
-	classesFlag := fs.String("classes", "modelnet40", "class names for a .pth classifier: modelnet40, scanobjectnn, shapes, or a file with one name per line")
-	points := fs.Int("points", 1024, "points per cloud")
-	groups := fs.Int("groups", 64, "groups per cloud (official .pth classifiers)")
-	noNorm := fs.Bool("no-normalize", false, "keep coordinates as they are (ScanObjectNN-style data is not normalised)")
-	asJSON := fs.Bool("json", false, "print JSON")
-	logitsOut := fs.String("logits", "", "also write the raw logits [files, classes] to this .npy file")
-	topK := fs.Int("top", 5, "probabilities to show per file")
-	if err := parseFlags(fs, args); err != nil {
-		return err
+// load builds the predictor and says what it skipped.
+func (m *modelFlags) load(cmd *cobra.Command, normalize bool) (*predict.Predictor, error) {
+	if m.opt.Checkpoint == "" {
+		return nil, usagef("name a model with --checkpoint")
 	}
-	files := fs.Args()
-	if len(files) == 0 {
-		fs.Usage()
-		return errUsage
+	if m.opt.Batch < 1 {
+		return nil, usagef("--batch %d: want at least 1", m.opt.Batch)
 	}
-	net, classes, err := loadPredictor(*ckpt, *adapter, *backbone, *classesFlag, *groups)
-	if err != nil {
-		return err
+	if m.opt.Points < 0 {
+		return nil, usagef("--points %d: want a positive count", m.opt.Points)
 	}
-	clouds := make([]float32, 0, len(files)**points*3)
-	for _, f := range files {
-		c, err := readForPrediction(f, *points, !*noNorm)
-		if err != nil {
-			return err
-		}
-		clouds = append(clouds, c...)
-	}
-	logits, err := forwardAll(net, clouds, len(files), *points)
-	if err != nil {
-		return err
-	}
-	k := len(classes)
-	if len(logits) != len(files)*k {
-		return fmt.Errorf("the model predicts %d classes, %d names were given", len(logits)/len(files), k)
-	}
-	var preds []prediction
-	for i, f := range files {
-		row := logits[i*k : (i+1)*k]
-		prob := softmax(row)
-		order := make([]int, k)
-		for j := range order {
-			order[j] = j
-		}
-		sort.SliceStable(order, func(a, b int) bool { return prob[order[a]] > prob[order[b]] })
-		p := prediction{File: f, Class: classes[order[0]], Prob: prob[order[0]]}
-		for _, j := range order[:min(*topK, k)] {
-			p.Top = append(p.Top, classProb{classes[j], prob[j]})
-		}
-		preds = append(preds, p)
-	}
-	if *logitsOut != "" {
-		if err := pcio.WriteNPY(*logitsOut, logits, []int{len(files), k}); err != nil {
-			return err
-		}
-	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(preds)
-	}
-	for _, p := range preds {
-		var top []string
-		for _, t := range p.Top {
-			top = append(top, fmt.Sprintf("%s %.1f%%", t.Class, 100*t.Prob))
-		}
-		fmt.Fprintf(stdout, "%s: %s (%.1f%%)   top: %s\n", p.File, p.Class, 100*p.Prob, strings.Join(top, ", "))
-	}
-	return nil
-}
-
-// loadPredictor restores the classifier the flags name.
-func loadPredictor(ckpt, adapter, backbone, classesFlag string, groups int) (train.Classifier, []string, error) {
-	switch {
-	case ckpt != "" || adapter != "":
-		path := ckpt
-		if path == "" {
-			path = adapter
-		}
-		m, err := train.LoadModel(path, backbone)
-		if err != nil {
-			return nil, nil, err
-		}
-		return m.Net, m.Classes, nil
-	case backbone != "":
-		classes, err := classNames(classesFlag)
-		if err != nil {
-			return nil, nil, err
-		}
-		sd, err := checkpoint.Load(backbone)
-		if err != nil {
-			return nil, nil, err
-		}
-		mapped := checkpoint.MapKeys(sd, checkpoint.DetectFormat(sd))
-		if !hasHead(mapped) {
-			return nil, nil, fmt.Errorf("%s has no classification head (cls_head_finetune): it is a pre-trained backbone; fine-tune it first", backbone)
-		}
-		bb, rep, err := train.BackboneFromStateDict(sd, backbone, len(classes), groups, 32)
-		if err != nil {
-			return nil, nil, err
-		}
-		for _, k := range rep.Missing {
-			if strings.HasPrefix(k, "cls_head_finetune.") {
-				return nil, nil, fmt.Errorf("%s: its head does not predict %d classes (%s)", backbone, len(classes), classesFlag)
-			}
-		}
-		return bb, classes, nil
-	}
-	return nil, nil, fmt.Errorf("name a model: --checkpoint, --adapter with --backbone, or --backbone with a fine-tuned .pth")
-}
-
-func hasHead(sd *checkpoint.StateDict) bool {
-	for _, k := range sd.Keys {
-		if strings.HasPrefix(k, "cls_head_finetune.") {
-			return true
-		}
-	}
-	return false
-}
-
-// classNames resolves --classes.
-func classNames(s string) ([]string, error) {
-	switch s {
-	case "modelnet40":
-		return dataset.ModelNet40Classes, nil
-	case "scanobjectnn":
-		return dataset.ScanObjectNNClasses, nil
-	case "shapes":
-		return dataset.ShapeClasses, nil
-	}
-	raw, err := os.ReadFile(s)
-	if err != nil {
-		return nil, fmt.Errorf("--classes: %w", err)
-	}
-	var out []string
-	for _, l := range strings.Split(string(raw), "\n") {
-		if l = strings.TrimSpace(l); l != "" {
-			out = append(out, l)
-		}
-	}
-	if len(out) < 2 {
-		return nil, fmt.Errorf("--classes %s: need at least two class names, one per line", s)
-	}
-	return out, nil
-}
-
-// readForPrediction reads one file and returns exactly n points.
-func readForPrediction(path string, n int, normalize bool) ([]float32, error) {
-	c, err := pcio.ReadCloud(path)
-	if err != nil {
-		return nil, err
-	}
-	rng := rand.New(rand.NewPCG(1, 2))
-	var pts []float32
-	switch {
-	case c.IsMesh():
-		if pts, err = dataset.SampleSurface(c.Points, c.Faces, n, rng); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-	case c.Len() == 0:
-		return nil, fmt.Errorf("%s: no points", path)
-	case c.Len() >= n:
-		idx, err := geom.FPS(c.Points, 1, c.Len(), n)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		if pts, err = geom.Gather(c.Points, 1, c.Len(), idx, n); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-	default:
-		pts = append([]float32(nil), c.Points...)
-		for len(pts) < n*3 {
-			j := rng.IntN(c.Len())
-			pts = append(pts, c.Points[3*j:3*j+3]...)
-		}
-	}
-	if normalize {
-		if err := geom.NormalizeUnitSphere(pts, 1, n); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-	}
-	return pts, nil
-}
-
-// forwardAll runs the classifier over the clouds in batches of 32 and returns the logits.
-func forwardAll(net train.Classifier, clouds []float32, count, n int) ([]float32, error) {
-	var out []float32
-	for lo := 0; lo < count; lo += 32 {
-		hi := min(lo+32, count)
-		var logits *tensor.Tensor
-		var err error
-		tensor.NoGrad(func() { logits, err = net.Forward(&nn.Ctx{}, clouds[lo*n*3:hi*n*3], hi-lo, n) })
+	if m.classes != "" {
+		c, err := dataset.ClassNames(m.classes)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, logits.Data...)
+		m.opt.Classes = c
 	}
-	return out, nil
+	m.opt.PromptLayers, m.opt.Normalize = m.promptLayers, normalize
+	p, err := predict.Load(m.opt)
+	if err != nil {
+		return nil, err
+	}
+	if len(p.Skipped) > 0 {
+		fmt.Fprintf(cmd.ErrOrStderr(), "warning: partial load of %s, %d tensors skipped:\n  %s\n", m.opt.Checkpoint, len(p.Skipped), strings.Join(p.Skipped, "\n  "))
+	}
+	return p, nil
 }
 
-func softmax(row []float32) []float32 {
-	x := tensor.FromData(append([]float32(nil), row...), 1, len(row))
-	var p *tensor.Tensor
-	tensor.NoGrad(func() { p = tensor.Softmax(x) })
-	return p.Data
+func newPredictCmd() *cobra.Command {
+	var mf modelFlags
+	var noNormalize, asJSON bool
+	var logitsOut string
+	var topK int
+	cmd := &cobra.Command{
+		Use:   "predict --checkpoint FILE [flags] FILE...",
+		Short: "classify point-cloud or mesh files",
+		Long: `Classifies point clouds (.npy .txt .xyz .ply .pcd) and meshes (.off .ply with faces) and prints
+each file's class with its top probabilities and how it was sampled. A cloud that already has the
+model's point count is used as stored; a larger one is reduced by farthest point sampling, a
+smaller one filled by drawing its points again; meshes are sampled on their surface. Clouds are
+normalised to the unit sphere unless --no-normalize. In faithful Point-PEFT mode each file is
+predicted alone, since the authors' forward pass mixes the samples of a batch. Every file is
+read and checked before anything is printed or written.
+
+` + modelHelp,
+		Args: minArgs(1, "at least one file to classify"),
+		RunE: func(cmd *cobra.Command, files []string) error {
+			if topK < 1 {
+				return usagef("--top %d: want at least 1", topK)
+			}
+			p, err := mf.load(cmd, !noNormalize)
+			if err != nil {
+				return err
+			}
+			preds, err := p.PredictFiles(files, topK)
+			if err != nil {
+				return err
+			}
+			if logitsOut != "" {
+				var all []float32
+				for _, pr := range preds {
+					all = append(all, pr.Logits...)
+				}
+				if err := pcio.WriteNPY(logitsOut, all, []int{len(preds), len(p.Classes)}); err != nil {
+					return err
+				}
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(preds)
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "model: %s, %d points per cloud\n", p.Kind, p.Points)
+			for _, pr := range preds {
+				var top []string
+				for _, t := range pr.Top {
+					top = append(top, fmt.Sprintf("%s %.1f%%", t.Class, 100*t.Prob))
+				}
+				fmt.Fprintf(out, "%s: %s (%.1f%%)   top: %s   [%s]\n", pr.File, pr.Class, 100*pr.Prob, strings.Join(top, ", "), pr.Sampler)
+			}
+			return nil
+		},
+	}
+	fs := cmd.Flags()
+	mf.bind(fs)
+	fs.BoolVar(&noNormalize, "no-normalize", false, "keep coordinates as they are (ScanObjectNN-style data is not normalised)")
+	fs.BoolVar(&asJSON, "json", false, "print JSON")
+	fs.StringVar(&logitsOut, "logits", "", "also write the raw logits [files, classes] to this .npy file")
+	fs.IntVar(&topK, "top", 5, "probabilities to show per file")
+	return cmd
 }

@@ -449,6 +449,52 @@ def _roundtrip_check():
 
 
 # ----------------------------------------------------------------------------
+# the authors' exported checkpoint (for the CLI)
+
+
+@torch.no_grad()
+def authors_checkpoint():
+    """Writes pointpeft_authors.pth, the weights of pointpeft.pth as the authors' runner
+    saves them (builder.save_checkpoint of a DataParallel model: every key under
+    "module.", beside "optimizer", "epoch", "metrics" and "best_metrics"), and
+    pointpeft_authors.safetensors with the eval logits of the committed points in both
+    modes: "fixed" for the batch of 3, "faithful.single" for each sample alone (the
+    faithful pass mixes the samples of a batch, so a CLI that predicts files one at a
+    time is compared with this)."""
+    sd = torch.load(os.path.join(OUT, "pointpeft.pth"))["base_model"]
+    bank = torch.load(os.path.join(OUT, "bank.pt"))
+    common, _ = read_safetensors(os.path.join(OUT, "pointpeft_common.safetensors"))
+    pts, q = common["points"], common["cp_feat"]
+    out = {}
+    for mode in ("faithful", "fixed"):
+        m = pp.PointTransformer_best(peft_config(mode))
+        m.load_state_dict(sd, strict=True)
+        m.train_images_features_agg = bank
+        m.eval()
+        if mode == "fixed":
+            out["fixed"] = m(pts, q)
+        else:
+            out["faithful.single"] = torch.cat([m(pts[i:i + 1], q[i:i + 1]) for i in range(pts.shape[0])])
+    gen = torch.Generator().manual_seed(SEED + 14)
+    # the optimizer holds what the authors train (prompts, adapters, GA, head): small
+    trained = ("prompt", "adapter", "attn1", "norm3", "out_transform", "cls_head")
+    params = [torch.nn.Parameter(v.clone()) for k, v in sd.items()
+              if v.is_floating_point() and "running" not in k and any(t in k for t in trained)]
+    opt = torch.optim.AdamW(params, lr=5e-4, weight_decay=0.05)
+    for p_ in params:
+        p_.grad = torch.randn(p_.shape, generator=gen)
+    with torch.enable_grad():
+        opt.step()
+    ckpt = {"base_model": {"module." + k: v for k, v in sd.items()}, "optimizer": opt.state_dict(), "epoch": 300,
+            "metrics": {"acc": 0.0}, "best_metrics": {"acc": 0.0}}
+    torch.save(ckpt, os.path.join(OUT, "pointpeft_authors.pth"))
+    write_safetensors(os.path.join(OUT, "pointpeft_authors.safetensors"), out,
+                      {"config": json.dumps(_cfg_dict(peft_config("faithful"))), "seed": SEED})
+    for f in ("pointpeft_authors.pth", "pointpeft_authors.safetensors"):
+        print(f"  {f:36s} {os.path.getsize(os.path.join(OUT, f)):9d} bytes")
+
+
+# ----------------------------------------------------------------------------
 # main: full size
 
 
@@ -551,8 +597,13 @@ def main():
     ap.add_argument("--out", default=None, help="with --full: directory (outside the repo) for full-size outputs")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--check64", action="store_true", help="float32 vs float64 report only")
+    ap.add_argument("--authors", action="store_true",
+                    help="only pointpeft_authors.{pth,safetensors}, from the committed pointpeft.pth, bank.pt and points")
     ap.add_argument("--no-check64", action="store_true")
     a = ap.parse_args()
+    if a.authors:
+        authors_checkpoint()
+        return
     if a.full:
         full(a.batch, a.out, a.threads)
         return
