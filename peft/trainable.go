@@ -25,9 +25,6 @@ const (
 	MethodBitFit Method = "bitfit"
 )
 
-// Methods lists the known methods.
-var Methods = []Method{MethodPointPEFT, MethodFull, MethodLinear, MethodBitFit}
-
 // authorsTrainable are the substrings of the authors' filter (runner_cache_prompt.py),
 // matched against DataParallel names, i.e. with a leading "module.".
 var authorsTrainable = []string{
@@ -59,7 +56,10 @@ func (m Method) Trains(name string) (bool, error) {
 	case MethodBitFit:
 		return strings.HasSuffix(name, ".bias") || strings.HasPrefix(name, "cls_head_finetune."), nil
 	}
-	return false, fmt.Errorf("unknown method %q (known: %v)", m, Methods)
+	if s, ok := LookupMethod(m); ok {
+		return s.Trains(name), nil
+	}
+	return false, fmt.Errorf("unknown method %q (known: %v)", m, Methods())
 }
 
 // SetTrainable freezes or unfreezes every parameter as method says.

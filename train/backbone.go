@@ -19,7 +19,8 @@ const (
 	MetaModelConfig = "model_config" // model.Config as JSON
 	MetaPEFTConfig  = "peft_config"  // peft.Config as JSON (point-peft runs)
 	MetaMethod      = "method"
-	MetaClasses     = "classes" // class names as a JSON list
+	MetaMode        = "method_mode" // the mode of a registered method (peft.RegisterMethod)
+	MetaClasses     = "classes"     // class names as a JSON list
 	MetaBackbone    = "backbone"
 	MetaEpoch       = "epoch"
 )

@@ -15,14 +15,10 @@ import (
 	"github.com/pointpeft/pointpeft/model"
 	"github.com/pointpeft/pointpeft/nn"
 	"github.com/pointpeft/pointpeft/peft"
-	"github.com/pointpeft/pointpeft/tensor"
 )
 
 // Classifier is what the loop trains: a backbone alone or with a method's modules.
-type Classifier interface {
-	nn.Stateful
-	Forward(ctx *nn.Ctx, points []float32, b, n int) (*tensor.Tensor, error)
-}
+type Classifier = peft.Classifier
 
 // Model is a classifier together with what is needed to save and restore it.
 type Model struct {
@@ -30,7 +26,9 @@ type Model struct {
 	Method   peft.Method
 	Backbone *model.PointTransformer
 	PEFT     *peft.PointPEFT // nil unless Method is point-peft
-	Classes  []string
+	// Mode is the mode a registered method (peft.RegisterMethod) runs in.
+	Mode    peft.Mode
+	Classes []string
 	// BackboneHash names the pre-trained weights the run started from.
 	BackboneHash string
 	// prior holds the pre-trained values of the backbone's trainable tensors, which the
@@ -39,16 +37,27 @@ type Model struct {
 }
 
 // NewModel builds method's model on a pre-trained backbone. For point-peft the prior
-// encoder snapshots the backbone now, and bank (may be nil) is attached.
+// encoder snapshots the backbone now, and bank (may be nil) is attached; a registered
+// method (peft.RegisterMethod) runs in pcfg.Mode, or its default mode when that is empty.
 func NewModel(bb *model.PointTransformer, method peft.Method, pcfg peft.Config, classes []string, bank *peft.MemoryBank, seed uint64) (*Model, error) {
 	m := &Model{Net: bb, Method: method, Backbone: bb, Classes: classes, BackboneHash: peft.BackboneHash(bb)}
+	rng := rand.New(rand.NewPCG(seed, 0x9e3779b9))
 	if method == peft.MethodPointPEFT {
-		p, err := peft.New(bb, pcfg, rand.New(rand.NewPCG(seed, 0x9e3779b9)))
+		p, err := peft.New(bb, pcfg, rng)
 		if err != nil {
 			return nil, err
 		}
 		p.Bank = bank
 		m.Net, m.PEFT = p, p
+	} else if spec, ok := peft.LookupMethod(method); ok {
+		mode, err := peft.ResolveMode(method, pcfg.Mode)
+		if err != nil {
+			return nil, err
+		}
+		if m.Net, err = spec.New(bb, mode, rng); err != nil {
+			return nil, err
+		}
+		m.Mode = mode
 	}
 	if err := peft.SetTrainable(m.Net.Params(), method); err != nil {
 		return nil, err
@@ -85,6 +94,9 @@ func (m *Model) Meta() (map[string]string, error) {
 			return nil, err
 		}
 		meta[MetaPEFTConfig] = string(js)
+	}
+	if m.Mode != "" {
+		meta[MetaMode] = string(m.Mode)
 	}
 	return meta, nil
 }
@@ -147,7 +159,10 @@ func ModelFromStateDict(sd *checkpoint.StateDict, path, backbonePath string) (*M
 		return nil, fmt.Errorf("read %s: class names: %w", path, err)
 	}
 	method := peft.Method(sd.Meta[MetaMethod])
-	var pcfg peft.Config
+	if _, err := method.Trains(""); err != nil {
+		return nil, fmt.Errorf("read %s: %w (a program links the methods it imports, e.g. github.com/pointpeft/pointpeft/peft/pointlora)", path, err)
+	}
+	pcfg := peft.Config{Mode: peft.Mode(sd.Meta[MetaMode])}
 	if method == peft.MethodPointPEFT {
 		if err := json.Unmarshal([]byte(sd.Meta[MetaPEFTConfig]), &pcfg); err != nil {
 			return nil, fmt.Errorf("read %s: point-peft config: %w", path, err)

@@ -92,6 +92,11 @@ func (s Spec) Validate() error {
 	if method == peft.MethodPointPEFT && s.PEFT.Mode != peft.Faithful && s.PEFT.Mode != peft.Fixed {
 		return fmt.Errorf("point-peft mode %q is neither faithful nor fixed", s.PEFT.Mode)
 	}
+	if _, ok := peft.LookupMethod(method); ok {
+		if _, err := peft.ResolveMode(method, s.PEFT.Mode); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -113,6 +118,10 @@ func (s Spec) Write(w io.Writer) error {
 		}
 		_, err = fmt.Fprintf(w, "  point-peft: mode %s, %d prompt tokens, prompt layers %v (empty: first half), prior %d×%d, bank %s\n",
 			s.PEFT.Mode, s.PEFT.NumTokens, s.PEFT.PromptLayers, s.PEFT.PriorGroups, s.PEFT.PriorGroupSize, bank)
+	}
+	if _, ok := peft.LookupMethod(peft.Method(s.Method)); ok && err == nil {
+		mode, _ := peft.ResolveMode(peft.Method(s.Method), s.PEFT.Mode)
+		_, err = fmt.Fprintf(w, "  %s: mode %s\n", s.Method, mode)
 	}
 	return err
 }
