@@ -1,12 +1,8 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"log/slog"
-	"time"
-
-	"github.com/schollz/progressbar/v3"
 
 	"github.com/pointpeft/pointpeft/dataset"
 	"github.com/pointpeft/pointpeft/model"
@@ -70,18 +66,5 @@ func memoryBank(spec runSpec, bb *model.PointTransformer, trainSet dataset.Datas
 }
 
 func buildBank(prior *peft.PriorEncoder, ds dataset.Dataset, points int, meta map[string]string, progress io.Writer) (*peft.MemoryBank, error) {
-	var bar *progressbar.ProgressBar
-	if progress != nil {
-		bar = progressbar.NewOptions(ds.Len(), progressbar.OptionSetWriter(progress), progressbar.OptionSetDescription("memory bank"),
-			progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("shapes"),
-			progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(200*time.Millisecond),
-			progressbar.OptionOnCompletion(func() { fmt.Fprintln(progress) }))
-	}
-	done := 0
-	return peft.BuildBank(prior, train.BankSource(ds), points, 64, meta, func(n int) {
-		if bar != nil {
-			bar.Add(n - done)
-		}
-		done = n
-	})
+	return peft.BuildBank(prior, train.BankSource(ds), points, 64, meta, progressFunc(progress, ds.Len(), "memory bank", "shapes"))
 }
