@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -9,7 +8,6 @@ import (
 	"time"
 
 	"github.com/pointpeft/pointpeft/dataset"
-	"github.com/pointpeft/pointpeft/internal/atomicfile"
 	"github.com/pointpeft/pointpeft/probe"
 	"github.com/pointpeft/pointpeft/train"
 )
@@ -119,9 +117,5 @@ cross-validation on them, and its accuracy on the test features is printed.
 	rep := probeReport{Backbone: *backbone, Data: *data, Train: trainSet.Len(), Test: testSet.Len(), Lambdas: res.Lambdas, CVAcc: res.CVAcc,
 		Lambda: res.Lambda, TrainAcc: res.TrainAcc, Acc: res.Acc, MeanClassAcc: res.MeanClassAcc, Converged: res.Converged,
 		Iterations: res.Iterations, ExtractS: extract.Seconds(), FitS: fit.Seconds()}
-	return atomicfile.Write(*jsonOut, func(w io.Writer) error {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
-	})
+	return writeJSON(*jsonOut, rep)
 }
