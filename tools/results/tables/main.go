@@ -9,7 +9,9 @@
 // several learning rates without a validation split is an error: choosing on the test
 // set is what the study must not do), and its last epoch's test accuracy and mean class
 // accuracy are given as mean ± sample standard deviation over the seeds. Few-shot rows
-// come from OUT/fewshot/<N>way<K>shot/<row>/summary.json.
+// come from OUT/fewshot/<N>way<K>shot/<row>/summary.json, linear-probe results from
+// OUT/probe/*.json (tools/results/probe-epochs.sh), drawn against the pre-training epoch
+// in OUT/probe_vs_epochs.png.
 package main
 
 import (
@@ -267,7 +269,10 @@ func write(w io.Writer, dir, png string) error {
 		}
 		fmt.Fprintf(w, "\nCurves: %s\n", png)
 	}
-	return writeFewshot(w, dir)
+	if err := writeFewshot(w, dir); err != nil {
+		return err
+	}
+	return writeProbes(w, dir, filepath.Join(dir, "probe_vs_epochs.png"))
 }
 
 // meanCurve averages the held-out accuracy (validation, or test without validation) of
@@ -355,5 +360,77 @@ func writeFewshot(w io.Writer, dir string) error {
 		}
 		fmt.Fprintln(w, line)
 	}
+	return nil
+}
+
+// probeReport is the part of `pointpeft probe --json` the table needs.
+type probeReport struct {
+	Backbone     string  `json:"backbone"`
+	Lambda       float64 `json:"lambda"`
+	Acc          float64 `json:"test_acc"`
+	MeanClassAcc float64 `json:"mean_class_acc"`
+}
+
+var epochRe = regexp.MustCompile(`epoch0*(\d+)`)
+
+// writeProbes tabulates the linear probes, the pre-training run's checkpoints by epoch
+// first, and plots their accuracy against the epoch.
+func writeProbes(w io.Writer, dir, png string) error {
+	paths, err := filepath.Glob(filepath.Join(dir, "probe", "*.json"))
+	if err != nil || len(paths) == 0 {
+		return err
+	}
+	type entry struct {
+		name  string
+		epoch int // -1: not a checkpoint of the run
+		rep   probeReport
+	}
+	var es []entry
+	for _, p := range paths {
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		var r probeReport
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		name := strings.TrimSuffix(filepath.Base(p), ".json")
+		e := entry{name: name, epoch: -1, rep: r}
+		if m := epochRe.FindStringSubmatch(name); m != nil && !strings.HasPrefix(name, "extra-") {
+			e.epoch, _ = strconv.Atoi(m[1])
+		}
+		es = append(es, e)
+	}
+	sort.Slice(es, func(i, j int) bool {
+		if (es[i].epoch < 0) != (es[j].epoch < 0) {
+			return es[i].epoch >= 0
+		}
+		if es[i].epoch != es[j].epoch {
+			return es[i].epoch < es[j].epoch
+		}
+		return es[i].name < es[j].name
+	})
+	fmt.Fprintln(w, "\n### Linear evaluation of frozen features (`pointpeft probe`)")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| backbone | pre-training epochs | test OA | mean class acc | λ (cross-validated) |")
+	fmt.Fprintln(w, "|---|---|---|---|---|")
+	curve := plots.Series{Name: "linear probe, test OA"}
+	for _, e := range es {
+		ep := "—"
+		if e.epoch >= 0 {
+			ep = strconv.Itoa(e.epoch)
+			curve.Epochs = append(curve.Epochs, e.epoch)
+			curve.Values = append(curve.Values, 100*e.rep.Acc)
+		}
+		fmt.Fprintf(w, "| `%s` | %s | %.2f%% | %.2f%% | %g |\n", e.rep.Backbone, ep, 100*e.rep.Acc, 100*e.rep.MeanClassAcc, e.rep.Lambda)
+	}
+	if len(curve.Epochs) == 0 {
+		return nil
+	}
+	if err := plots.EpochCurves(png, "Linear probe of the pre-training checkpoints (ModelNet40 test OA)", "test accuracy (%)", []plots.Series{curve}); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nCurve: %s\n", png)
 	return nil
 }

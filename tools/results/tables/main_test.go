@@ -81,3 +81,29 @@ func TestTablesFewshot(t *testing.T) {
 		t.Fatalf("table\n%s\nlacks\n%s", out.String(), want)
 	}
 }
+
+func TestTablesProbes(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "probe"), 0o755)
+	for name, body := range map[string]string{
+		"backbone-epoch010":    `{"backbone":"run/backbone-epoch010.safetensors","lambda":0.01,"test_acc":0.85,"mean_class_acc":0.8}`,
+		"backbone-epoch005":    `{"backbone":"run/backbone-epoch005.safetensors","lambda":0.001,"test_acc":0.8,"mean_class_acc":0.75}`,
+		"extra-backbone-small": `{"backbone":"assets/backbone-small.safetensors","lambda":0.01,"test_acc":0.78,"mean_class_acc":0.7}`,
+	} {
+		os.WriteFile(filepath.Join(dir, "probe", name+".json"), []byte(body), 0o644)
+	}
+	var out bytes.Buffer
+	if err := write(&out, dir, filepath.Join(dir, "curves.png")); err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	i5 := strings.Index(got, "| `run/backbone-epoch005.safetensors` | 5 | 80.00% | 75.00% | 0.001 |")
+	i10 := strings.Index(got, "| `run/backbone-epoch010.safetensors` | 10 | 85.00% |")
+	ix := strings.Index(got, "| `assets/backbone-small.safetensors` | — | 78.00% |")
+	if i5 < 0 || i10 < i5 || ix < i10 {
+		t.Fatalf("probe table out of order or missing rows:\n%s", got)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "probe_vs_epochs.png")); err != nil {
+		t.Fatal(err)
+	}
+}
