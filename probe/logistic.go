@@ -3,7 +3,9 @@ package probe
 import (
 	"fmt"
 	"math"
+	"slices"
 
+	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 	"gonum.org/v1/gonum/optimize"
 
@@ -142,7 +144,7 @@ func newObjective(xa *mat.Dense, y []int, classes int, lambda float64) *objectiv
 }
 
 func (o *objective) eval(w []float64) {
-	if o.at != nil && equal(o.at, w) {
+	if o.at != nil && slices.Equal(o.at, w) {
 		return
 	}
 	n, d1 := o.xa.Dims()
@@ -184,18 +186,6 @@ func softmaxResidual(row []float64, label int) float64 {
 	}
 	row[label]--
 	return nll
-}
-
-func equal(a, b []float64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // minimise runs L-BFGS on the problem from w0 (nil: zeros) and returns the weights.
@@ -249,17 +239,7 @@ func (m *Logistic) Predict(dst []int, x *mat.Dense) []int {
 	}
 	p := m.Probs(nil, x)
 	for i := range dst[:n] {
-		dst[i] = argmax(p.RawRowView(i))
+		dst[i] = floats.MaxIdx(p.RawRowView(i))
 	}
 	return dst
-}
-
-func argmax(row []float64) int {
-	best := 0
-	for j, v := range row {
-		if v > row[best] {
-			best = j
-		}
-	}
-	return best
 }

@@ -60,6 +60,17 @@ func (d dataSpec) open(split string) (dataset.Dataset, error) {
 	return dataset.Preload(ds, 0)
 }
 
+// openSplits opens the training and test splits.
+func (d dataSpec) openSplits() (train, test dataset.Dataset, err error) {
+	if train, err = d.open("train"); err != nil {
+		return nil, nil, err
+	}
+	if test, err = d.open("test"); err != nil {
+		return nil, nil, err
+	}
+	return train, test, nil
+}
+
 // signalContext is cancelled by the first Ctrl-C (or SIGTERM); a second one kills.
 func signalContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -44,12 +44,7 @@ the runs' files, plots and a picture of test shapes with their predicted and tru
 	start := time.Now()
 	shapes := dataset.DefaultShapesConfig()
 	shapes.Train, shapes.Test = *trainN, *testN
-	ds := dataSpec{path: *data, numPoints: *points, shapes: shapes}
-	trainSet, err := ds.open("train")
-	if err != nil {
-		return err
-	}
-	testSet, err := ds.open("test")
+	trainSet, testSet, err := dataSpec{path: *data, numPoints: *points, shapes: shapes}.openSplits()
 	if err != nil {
 		return err
 	}

@@ -87,12 +87,7 @@ fold-K/result.json exists are not run again.
 	if *out == "" {
 		*out = filepath.Join("runs", fmt.Sprintf("fewshot-%dway%dshot-%s", *way, *shot, spec.Method))
 	}
-	ds := dataSpec{path: spec.Data, numPoints: spec.Points, shapes: dataset.DefaultShapesConfig()}
-	trainSet, err := ds.open("train")
-	if err != nil {
-		return err
-	}
-	testSet, err := ds.open("test")
+	trainSet, testSet, err := dataSpec{path: spec.Data, numPoints: spec.Points, shapes: dataset.DefaultShapesConfig()}.openSplits()
 	if err != nil {
 		return err
 	}

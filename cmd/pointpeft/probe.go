@@ -69,12 +69,7 @@ cross-validation on them, and its accuracy on the test features is printed.
 		}
 		cfg.Lambdas = append(cfg.Lambdas, v)
 	}
-	ds := dataSpec{path: *data, numPoints: *points, shapes: dataset.DefaultShapesConfig()}
-	trainSet, err := ds.open("train")
-	if err != nil {
-		return err
-	}
-	testSet, err := ds.open("test")
+	trainSet, testSet, err := dataSpec{path: *data, numPoints: *points, shapes: dataset.DefaultShapesConfig()}.openSplits()
 	if err != nil {
 		return err
 	}
