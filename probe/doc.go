@@ -4,11 +4,13 @@
 // encoder, a linear classifier is fitted on the training features, and its accuracy on
 // the test features is the score.
 //
-// The feature follows the linear-SVM validation of Point-MAE's successors
-// (Point-M2AE, ReCon, …): the encoder's group tokens after the final LayerNorm,
-// max-pooled and mean-pooled over the groups and concatenated ([2C]). Point-MAE's
-// pre-training model has no cls token (the fine-tuning model's is untrained), so the
-// pooled tokens are the whole of what pre-training learnt.
+// The feature is the encoder's group tokens after the final LayerNorm, max-pooled and
+// mean-pooled over the groups and concatenated ([2C]). Point-BERT's linear-SVM
+// validation reads its cls token, and Point-MAE's runner keeps the same SVM hook but
+// switched off; Point-MAE's pre-training encoder has no cls token (the fine-tuning
+// model's is untrained), so the pooled tokens are the whole of what pre-training
+// learnt, and max+mean is the pooling that Point-MAE-style successors use for the same
+// evaluation. The max part alone is the Point-PEFT memory bank's feature.
 //
 // The classifier is a multinomial logistic regression fitted in float64 with L-BFGS
 // (deterministic), its L2 strength chosen by stratified cross-validation on the

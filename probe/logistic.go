@@ -168,22 +168,24 @@ func (o *objective) eval(w []float64) {
 	o.grad = append(o.grad[:0], g...)
 }
 
-// softmaxResidual turns a row of logits into softmax − onehot(label) in place and
-// returns −log softmax[label].
-func softmaxResidual(row []float64, label int) float64 {
-	mx := math.Inf(-1)
-	for _, v := range row {
-		mx = math.Max(mx, v)
-	}
+// softmax turns a row of logits into probabilities in place and returns the log of the
+// normaliser, log Σ exp(row) (shifted by the maximum for range).
+func softmax(row []float64) (logSum float64) {
+	mx := floats.Max(row)
 	var s float64
 	for j, v := range row {
 		row[j] = math.Exp(v - mx)
 		s += row[j]
 	}
-	nll := math.Log(s) - math.Log(row[label])
-	for j := range row {
-		row[j] /= s
-	}
+	floats.Scale(1/s, row)
+	return mx + math.Log(s)
+}
+
+// softmaxResidual turns a row of logits into softmax − onehot(label) in place and
+// returns −log softmax[label].
+func softmaxResidual(row []float64, label int) float64 {
+	z := row[label]
+	nll := softmax(row) - z
 	row[label]--
 	return nll
 }
@@ -223,9 +225,7 @@ func (m *Logistic) Probs(dst, x *mat.Dense) *mat.Dense {
 	}
 	dst.Mul(augmented(x, m.Mean, m.Scale), m.W)
 	for i := 0; i < n; i++ {
-		row := dst.RawRowView(i)
-		softmaxResidual(row, 0)
-		row[0]++ // undo the residual: probabilities only
+		softmax(dst.RawRowView(i))
 	}
 	return dst
 }
