@@ -106,6 +106,20 @@ func (m *PointTransformer) PosEmbedding(center *tensor.Tensor) *tensor.Tensor {
 	return embed(m.PosEmbed, center)
 }
 
+// Tokens runs the encoder as Point-MAE's pre-training encoder does, without the cls
+// token: the group tokens, the positional embedding re-added before every block, and
+// the final LayerNorm, giving [B, G, C]. Each block's intermediates go as soon as it is
+// done when nothing differentiates through them (tensor.Scratch).
+func (m *PointTransformer) Tokens(ctx *nn.Ctx, g *geom.Groups) *tensor.Tensor {
+	x, pos := m.Embed(ctx, g)
+	for _, blk := range m.Blocks {
+		y := tensor.Scratch(func() *tensor.Tensor { return blk.Forward(ctx, tensor.Add(x, pos)) })
+		tensor.Free(x)
+		x = y
+	}
+	return m.Norm.Forward(x)
+}
+
 // WithCls prepends the cls token and its position: x, pos [B, G, C] → [B, 1+G, C].
 func (m *PointTransformer) WithCls(tok, pos *tensor.Tensor) (x, p *tensor.Tensor) {
 	b, c := tok.Dim(0), m.Cfg.TransDim

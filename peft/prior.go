@@ -72,15 +72,7 @@ func (p *PriorEncoder) Feature(points []float32, b, n int) ([]float32, error) {
 	var out []float32
 	tensor.NoGrad(func() {
 		f := tensor.Scratch(func() *tensor.Tensor {
-			ctx := &nn.Ctx{}
-			x, pos := p.net.Embed(ctx, g)
-			for _, blk := range p.net.Blocks {
-				// Each block's intermediates go as soon as it is done.
-				y := tensor.Scratch(func() *tensor.Tensor { return blk.Forward(ctx, tensor.Add(x, pos)) })
-				tensor.Free(x)
-				x = y
-			}
-			f, _ := tensor.Max(p.net.Norm.Forward(x), 1)
+			f, _ := tensor.Max(p.net.Tokens(&nn.Ctx{}, g), 1)
 			return f
 		})
 		out = f.Data

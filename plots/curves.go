@@ -30,6 +30,36 @@ type series struct {
 	vals []float64
 }
 
+// Series is one named curve over epochs (NaN or ±Inf marks a missing value).
+type Series struct {
+	Name   string
+	Epochs []int
+	Values []float64
+}
+
+// EpochCurves writes a PNG with one panel holding every series as its own line, such as
+// the validation accuracy of every method of a study.
+func EpochCurves(path, title, ylabel string, ss []Series) error {
+	var in []series
+	var epochs [][]int
+	for _, s := range ss {
+		if len(s.Values) != len(s.Epochs) {
+			return fmt.Errorf("plots: EpochCurves: %s has %d values for %d epochs", s.Name, len(s.Values), len(s.Epochs))
+		}
+		in = append(in, series{s.Name, s.Values})
+		epochs = append(epochs, s.Epochs)
+	}
+	p, err := curvePanel(nil, epochs, ylabel, in)
+	if err != nil {
+		return fmt.Errorf("plots: EpochCurves %s: %w", path, err)
+	}
+	if p == nil {
+		return errors.New("plots: EpochCurves: no finite values in any series")
+	}
+	p.Title.Text = title
+	return SavePNG(path, 9*vg.Inch, 4*vg.Inch, func(dc draw.Canvas) { p.Draw(dc) })
+}
+
 // TrainCurves writes a PNG with up to three stacked panels sharing the epoch axis: the
 // training loss, the training and validation accuracy, and the learning rate. The
 // learning rate has its own panel because its scale (1e-6…5e-4) has nothing in common
@@ -53,7 +83,7 @@ func TrainCurves(path string, c Curves) error {
 	}
 	var rows [][]*plot.Plot
 	for _, pn := range panels {
-		p, err := curvePanel(c.Epochs, pn.ylabel, pn.series)
+		p, err := curvePanel(c.Epochs, nil, pn.ylabel, pn.series)
 		if err != nil {
 			return fmt.Errorf("plots: TrainCurves %s: %w", path, err)
 		}
@@ -79,20 +109,25 @@ func TrainCurves(path string, c Curves) error {
 	})
 }
 
-// curvePanel makes one panel, or nil when none of its series has a finite value. The
+// curvePanel makes one panel, or nil when none of its series has a finite value; the
+// series share epochs, or each has its own in perSeries when that is not nil. The
 // legend stays in gonum's default bottom-right corner, which rising accuracy curves
 // leave empty.
-func curvePanel(epochs []int, ylabel string, ss []series) (*plot.Plot, error) {
+func curvePanel(epochs []int, perSeries [][]int, ylabel string, ss []series) (*plot.Plot, error) {
 	p := plot.New()
 	p.X.Label.Text = "epoch"
 	p.Y.Label.Text = ylabel
 	p.Add(plotter.NewGrid())
 	drawn := 0
 	for i, s := range ss {
+		ep := epochs
+		if perSeries != nil {
+			ep = perSeries[i]
+		}
 		var xys plotter.XYs
 		for j, v := range s.vals {
 			if !math.IsNaN(v) && !math.IsInf(v, 0) {
-				xys = append(xys, plotter.XY{X: float64(epochs[j]), Y: v})
+				xys = append(xys, plotter.XY{X: float64(ep[j]), Y: v})
 			}
 		}
 		if len(xys) == 0 {

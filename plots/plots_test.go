@@ -255,3 +255,23 @@ func TestCloudsRejects(t *testing.T) {
 		}
 	}
 }
+
+func TestEpochCurves(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "val.png")
+	ss := []Series{
+		{Name: "full", Epochs: []int{0, 1, 2}, Values: []float64{60, 70, 75}},
+		{Name: "linear", Epochs: []int{0, 1}, Values: []float64{50, math.NaN()}},
+	}
+	if err := EpochCurves(path, "validation accuracy", "accuracy (%)", ss); err != nil {
+		t.Fatal(err)
+	}
+	readPNG(t, path, 864, 384)
+	ss[1].Values = ss[1].Values[:1]
+	if err := EpochCurves(filepath.Join(dir, "x.png"), "", "", ss); err == nil {
+		t.Error("length mismatch: no error")
+	}
+	if err := EpochCurves(filepath.Join(dir, "x.png"), "", "", []Series{{Name: "a", Epochs: []int{0}, Values: []float64{math.NaN()}}}); err == nil {
+		t.Error("nothing to draw: no error")
+	}
+}

@@ -67,8 +67,20 @@ func Finetune(ctx context.Context, spec Spec, opt RunOptions) (*Result, *Model, 
 	if err != nil {
 		return nil, nil, err
 	}
-	if trainSet.Len() < spec.Train.BatchSize {
-		return nil, nil, fmt.Errorf("batch size %d is larger than the %d training samples of %s", spec.Train.BatchSize, trainSet.Len(), spec.Data)
+	var fit, val dataset.Dataset = trainSet, nil
+	var split *dataset.Split
+	if spec.Val > 0 {
+		if split, err = dataset.NewSplit(trainSet, spec.Val, spec.ValSeed); err != nil {
+			return nil, nil, err
+		}
+		a, b, err := split.Apply(trainSet)
+		if err != nil {
+			return nil, nil, err
+		}
+		fit, val = a, b
+	}
+	if fit.Len() < spec.Train.BatchSize {
+		return nil, nil, fmt.Errorf("batch size %d is larger than the %d training samples of %s", spec.Train.BatchSize, fit.Len(), spec.Data)
 	}
 	testSet, err := dataset.Open(spec.Data, "test", open)
 	if err != nil {
@@ -78,7 +90,8 @@ func Finetune(ctx context.Context, spec Spec, opt RunOptions) (*Result, *Model, 
 	if opt.Resume {
 		resumeDir = opt.Dir
 	}
-	m, err := NewRunModel(spec, trainSet, resumeDir, opt.Log, opt.Progress)
+	// The memory bank comes from the part trained on: validation shapes stay unseen.
+	m, err := NewRunModel(spec, fit, resumeDir, opt.Log, opt.Progress)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -87,7 +100,15 @@ func Finetune(ctx context.Context, spec Spec, opt RunOptions) (*Result, *Model, 
 			return nil, m, err
 		}
 	}
-	run := &Run{Dir: opt.Dir, Cfg: spec.Train, Model: m, Train: trainSet, Test: testSet, Log: opt.Log, Progress: opt.Progress,
+	if split != nil {
+		if err := os.MkdirAll(opt.Dir, 0o755); err != nil {
+			return nil, m, err
+		}
+		if err := split.Save(filepath.Join(opt.Dir, "split.json")); err != nil {
+			return nil, m, err
+		}
+	}
+	run := &Run{Dir: opt.Dir, Cfg: spec.Train, Model: m, Train: fit, Val: val, Test: testSet, Log: opt.Log, Progress: opt.Progress,
 		Resume: opt.Resume, Spec: &spec, TimeLimit: opt.TimeLimit}
 	res, err := run.Fit(ctx)
 	return res, m, err
@@ -95,7 +116,7 @@ func Finetune(ctx context.Context, spec Spec, opt RunOptions) (*Result, *Model, 
 
 // runFiles are the files fine-tuning and pre-training runs write (ClearRunDir).
 var runFiles = []string{"config.yaml", "metrics.jsonl", "train_curves.png", "confusion.png", "last.safetensors",
-	"best.safetensors", "adapter.safetensors", "backbone.safetensors", "backbone-epoch*.safetensors"}
+	"best.safetensors", "adapter.safetensors", "split.json", "backbone.safetensors", "backbone-epoch*.safetensors"}
 
 // CheckRunDir refuses a run directory that holds anything unless the run resumes (then
 // it must hold a run) or overwrites it.

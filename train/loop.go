@@ -36,7 +36,12 @@ type Run struct {
 	Cfg         Config
 	Model       *Model
 	Train, Test dataset.Dataset
-	Log         *slog.Logger
+	// Val, if set, is evaluated every epoch too (val_acc in metrics.jsonl), and the best
+	// epoch (best.safetensors, Result.Best) is the one with the best validation
+	// accuracy, so that nothing is chosen on the test set. It is usually carved from the
+	// training set with dataset.NewSplit, and Train is then the split's other part.
+	Val dataset.Dataset
+	Log *slog.Logger
 	// Progress receives the progress bar; nil shows none.
 	Progress io.Writer
 	// Resume continues from Dir's last.safetensors instead of starting afresh.
@@ -58,14 +63,17 @@ type EpochMetrics struct {
 	TrainAcc     float64 `json:"train_acc"`
 	TestAcc      float64 `json:"test_acc"`
 	MeanClassAcc float64 `json:"mean_class_acc"`
-	GradNorm     float64 `json:"grad_norm"`
-	Seconds      float64 `json:"seconds"`
-	SamplesPerS  float64 `json:"samples_per_s"`
+	// ValAcc and ValMeanClassAcc are on Run.Val; absent without one.
+	ValAcc          *float64 `json:"val_acc,omitempty"`
+	ValMeanClassAcc *float64 `json:"val_mean_class_acc,omitempty"`
+	GradNorm        float64  `json:"grad_norm"`
+	Seconds         float64  `json:"seconds"`
+	SamplesPerS     float64  `json:"samples_per_s"`
 }
 
 // Result summarises a finished run.
 type Result struct {
-	Best    EpochMetrics // the epoch with the best test accuracy
+	Best    EpochMetrics // the epoch with the best validation accuracy (test accuracy without Run.Val)
 	Last    EpochMetrics
 	History []EpochMetrics
 	// Confusion is the best epoch's confusion matrix (rows: true class).
@@ -197,9 +205,16 @@ func (r *Run) Fit(ctx context.Context) (*Result, error) {
 			return res, err
 		}
 		m.TestAcc, m.MeanClassAcc = ev.Acc, ev.MeanClassAcc
+		if r.Val != nil {
+			vev, err := Evaluate(ctx, net, r.Val, r.Cfg.EvalBatch, r.Cfg.Vote, r.Cfg.Seed)
+			if err != nil {
+				return res, fmt.Errorf("validation: %w", err)
+			}
+			m.ValAcc, m.ValMeanClassAcc = &vev.Acc, &vev.MeanClassAcc
+		}
 		res.History = append(res.History, m)
 		res.Last = m
-		improved := len(res.History) == 1 || m.TestAcc > res.Best.TestAcc
+		improved := len(res.History) == 1 || selectionAcc(m) > selectionAcc(res.Best)
 		if improved {
 			res.Best, res.Confusion = m, ev.Confusion
 		}
@@ -210,6 +225,15 @@ func (r *Run) Fit(ctx context.Context) (*Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// selectionAcc is what the best epoch is chosen on: the validation accuracy when there
+// is a validation set, the test accuracy otherwise.
+func selectionAcc(m EpochMetrics) float64 {
+	if m.ValAcc != nil {
+		return *m.ValAcc
+	}
+	return m.TestAcc
 }
 
 // prepare validates the recipe, makes the run directory and the step over params, and
@@ -520,7 +544,12 @@ func curves(h []EpochMetrics, title string) plots.Curves {
 		c.LR = append(c.LR, m.LR)
 		if m.TrainAcc > 0 || m.TestAcc > 0 {
 			c.TrainAcc = append(c.TrainAcc, 100*m.TrainAcc)
-			c.ValAcc = append(c.ValAcc, 100*m.TestAcc)
+			// The held-out curve is the validation set's when the run has one.
+			held := m.TestAcc
+			if m.ValAcc != nil {
+				held = *m.ValAcc
+			}
+			c.ValAcc = append(c.ValAcc, 100*held)
 		}
 	}
 	return c

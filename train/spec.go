@@ -28,9 +28,14 @@ type Spec struct {
 	GroupSize int `yaml:"group_size"`
 	// Bank is a memory bank file for point-peft; empty builds one from the training
 	// split (or reuses the resumed run's).
-	Bank  string      `yaml:"bank"`
-	Train Config      `yaml:"train"`
-	PEFT  peft.Config `yaml:"point_peft"`
+	Bank string `yaml:"bank"`
+	// Val, when positive, holds out that fraction of the training split (stratified,
+	// drawn from ValSeed) for validation: it is scored every epoch and chooses the best
+	// epoch, so learning rate and epochs are tuned without the test set.
+	Val     float64     `yaml:"val_fraction"`
+	ValSeed uint64      `yaml:"val_seed"`
+	Train   Config      `yaml:"train"`
+	PEFT    peft.Config `yaml:"point_peft"`
 	// AllowPartial loads a backbone file even when tensors beyond its pre-training-only
 	// parts would be ignored (they are listed); otherwise that is an error.
 	AllowPartial bool `yaml:"allow_partial"`
@@ -88,6 +93,9 @@ func (s Spec) Validate() error {
 	}
 	if err := s.Train.Validate(); err != nil {
 		return err
+	}
+	if !(s.Val >= 0 && s.Val < 1) {
+		return fmt.Errorf("validation fraction %g outside [0, 1)", s.Val)
 	}
 	if method == peft.MethodPointPEFT && s.PEFT.Mode != peft.Faithful && s.PEFT.Mode != peft.Fixed {
 		return fmt.Errorf("point-peft mode %q is neither faithful nor fixed", s.PEFT.Mode)

@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -273,4 +275,38 @@ func TestTimeLimitResumesMidEpoch(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestValidationSelectsBest: with a validation set carved from the training set, every
+// epoch records its validation accuracy and the best epoch is the best on validation.
+func TestValidationSelectsBest(t *testing.T) {
+	all, te := shapes(t, 112, 56, 256)
+	split, err := dataset.NewSplit(all, 0.25, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, val, err := split.Apply(all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRun(t, t.TempDir(), peft.MethodLinear, 3, tr, te)
+	r.Val = val
+	res, err := r.Fit(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	best := -1.0
+	for _, m := range res.History {
+		if m.ValAcc == nil || m.ValMeanClassAcc == nil {
+			t.Fatalf("epoch %d has no validation accuracy", m.Epoch)
+		}
+		best = math.Max(best, *m.ValAcc)
+	}
+	if *res.Best.ValAcc != best {
+		t.Fatalf("best epoch %d has validation accuracy %v, the best is %v", res.Best.Epoch, *res.Best.ValAcc, best)
+	}
+	raw, err := os.ReadFile(filepath.Join(r.Dir, "metrics.jsonl"))
+	if err != nil || !strings.Contains(string(raw), `"val_acc"`) {
+		t.Fatalf("metrics.jsonl lacks val_acc: %v", err)
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pointpeft/pointpeft/checkpoint"
+	"github.com/pointpeft/pointpeft/dataset"
 	"github.com/pointpeft/pointpeft/pcio"
 	"github.com/pointpeft/pointpeft/progress"
 )
@@ -258,5 +259,33 @@ func TestQuietAndLogProgress(t *testing.T) {
 	code, out, errOut := runCLI(append(args, "--out", filepath.Join(dir, "b"), "--quiet")...)
 	if code != 0 || strings.Contains(errOut, "samples") || !strings.Contains(out, "best test accuracy") {
 		t.Fatalf("--quiet: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
+
+// TestFinetuneValidationSplit: --val holds out a stratified part of the training split,
+// scores it every epoch and saves the split; a fraction outside [0,1) is refused.
+func TestFinetuneValidationSplit(t *testing.T) {
+	dir := t.TempDir()
+	bb := tinyBackbone(t, dir, 1)
+	run := filepath.Join(dir, "run")
+	args := append([]string{"finetune", "--backbone", bb, "--method", "linear", "--out", run, "--val", "0.25"}, tinyTrain...)
+	if code, out, errOut := runCLI(args...); code != 0 {
+		t.Fatalf("exit %d: %s %s", code, out, errOut)
+	}
+	split, err := dataset.LoadSplit(filepath.Join(run, "split.json"))
+	// Stratified: a quarter of each class, rounded per class (14 classes over 64 shapes).
+	if err != nil || len(split.Val)+len(split.Train) != 64 || len(split.Val) < 12 || len(split.Val) > 18 {
+		t.Fatalf("split %+v (%v), want about 16 of 64 held out", split, err)
+	}
+	raw, err := os.ReadFile(filepath.Join(run, "metrics.jsonl"))
+	if err != nil || !strings.Contains(string(raw), `"val_acc"`) {
+		t.Fatalf("metrics %s (%v) have no validation accuracy", raw, err)
+	}
+	bad := append([]string{"finetune", "--backbone", bb, "--out", filepath.Join(dir, "bad"), "--val", "1"}, tinyTrain...)
+	if code, _, errOut := runCLI(bad...); code == 0 || !strings.Contains(errOut, "validation fraction") {
+		t.Fatalf("--val 1: exit %d, %s", code, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "bad")); err == nil {
+		t.Error("a refused run left its directory")
 	}
 }

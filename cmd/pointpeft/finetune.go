@@ -30,6 +30,8 @@ func specFlags(fs *pflag.FlagSet, s *train.Spec) {
 	fs.IntVar(&s.PEFT.NumTokens, "prompts", s.PEFT.NumTokens, "point-peft prompt tokens per layer (K = prompts − 2 memory-bank features)")
 	fs.BoolVar(&s.AllowPartial, "allow-partial", s.AllowPartial, "fine-tune from a file with tensors the backbone would ignore, on purpose (they are listed)")
 	trainFlags(fs, &s.Train)
+	fs.Float64Var(&s.Val, "val", s.Val, "hold out this fraction of the training split (stratified) for validation, which picks the best epoch; 0: none")
+	fs.Uint64Var(&s.ValSeed, "val-seed", s.ValSeed, "seed of the validation split")
 	fs.IntVar(&s.Train.Vote, "vote", s.Train.Vote, "evaluation views averaged (1: no voting)")
 }
 

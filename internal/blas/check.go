@@ -20,7 +20,7 @@ func checkSizes(transA, transB bool, m, n, k, la, lda, lb, ldb, lc, ldc int) {
 	}
 }
 
-func scaleRows(m, n int, beta float32, c []float32, ldc int) {
+func scaleRows[T float32 | float64](m, n int, beta T, c []T, ldc int) {
 	for i := 0; i < m; i++ {
 		row := c[i*ldc : i*ldc+n]
 		for j := range row {
