@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/pointpeft/pointpeft/peft"
+	_ "github.com/pointpeft/pointpeft/peft/pointgst"
+	_ "github.com/pointpeft/pointpeft/peft/pointlora"
 )
 
 // tiny shrinks a standard configuration so a step takes milliseconds.
@@ -130,5 +132,24 @@ func TestIsolated(t *testing.T) {
 	}
 	if _, err := Isolated(t.Context(), []string{os.Args[0], "-test.run=^$"}, io.Discard); err == nil {
 		t.Fatal("a child without a result line was accepted")
+	}
+}
+
+// TestPeerMethodRows: every registered method gets a training and an inference row,
+// without a reference, and both run.
+func TestPeerMethodRows(t *testing.T) {
+	for _, name := range []string{"pointlora-train-pb", "pointlora-infer-pb", "pointgst-train-pb", "pointgst-infer-pb"} {
+		c := tiny(t, name)
+		if !c.NoReference {
+			t.Errorf("%s has a reference", name)
+		}
+		// The peers' fixed sizes (token-selection scales up to 128 groups, graphs of 32
+		// tokens) need a real cloud size.
+		c.Points, c.Backbone.NumGroup, c.Backbone.GroupSize, c.Backbone.Depth = 1024, 64, 32, 2
+		r, err := Run(c, Options{Batch: 2, Steps: 1, Warmup: 0, Threads: 2})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		checkResult(t, r)
 	}
 }

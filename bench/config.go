@@ -48,6 +48,9 @@ type Config struct {
 	// RefName is the reference configuration it is compared with, when not its own
 	// name (the reference has no recompute mode).
 	RefName string
+	// NoReference marks a workload the reference script does not have (the peer
+	// methods): only our side is measured.
+	NoReference bool
 }
 
 // Ref is the reference configuration c is compared with.
@@ -77,18 +80,33 @@ func mn40(name, title string, kind Kind, method peft.Method, speed, rss float64)
 		PEFT: peft.ModelNet40(peft.Faithful), Points: 1024, BankSize: mn40BankSize, SpeedTarget: speed, RSSTarget: rss}
 }
 
-// Configs lists the standard workloads with the targets.
+// Configs lists the standard workloads with the performance issue's targets, then a
+// training step and inference for every registered peer method (peft.RegisterMethod)
+// at the same shape, which the reference does not have.
 func Configs() []Config {
-	return []Config{
-		pb("peft-train-pb", "Point-PEFT train step, PB_T50_RS shape", Train, peft.MethodPointPEFT, 4, 1.0/3),
+	cs := []Config{
+		pb("peft-train-pb", "Point-PEFT train step, PB_T50_RS shape", Train, peft.MethodPointPEFT, 3.5, 1.0/3),
 		recompute(pb("peft-train-pb-recompute", "Point-PEFT train step, PB_T50_RS shape, activations recomputed", Train, peft.MethodPointPEFT, 0, 1.0/3)),
-		pb("full-train-pb", "Point-MAE full fine-tuning step, PB_T50_RS shape", Train, peft.MethodFull, 1.5, 0),
-		pb("peft-infer-pb", "Point-PEFT inference, PB_T50_RS shape", Infer, peft.MethodPointPEFT, 3, 0),
+		pb("full-train-pb", "Point-MAE full fine-tuning step, PB_T50_RS shape", Train, peft.MethodFull, 2, 0),
+		pb("peft-infer-pb", "Point-PEFT inference, PB_T50_RS shape", Infer, peft.MethodPointPEFT, 3.5, 0),
 		pb("mae-infer-pb", "Point-MAE inference, PB_T50_RS shape", Infer, peft.MethodFull, 1.5, 0),
-		mn40("peft-train-mn40", "Point-PEFT train step, ModelNet40 shape", Train, peft.MethodPointPEFT, 4, 1.0/3),
-		mn40("full-train-mn40", "Point-MAE full fine-tuning step, ModelNet40 shape", Train, peft.MethodFull, 1.5, 0),
+		mn40("peft-train-mn40", "Point-PEFT train step, ModelNet40 shape", Train, peft.MethodPointPEFT, 3.5, 1.0/3),
+		mn40("full-train-mn40", "Point-MAE full fine-tuning step, ModelNet40 shape", Train, peft.MethodFull, 2, 0),
 		pb("bank-pb", "memory-bank building (prior encoder 64×32), 2048 points", Bank, peft.MethodPointPEFT, 0, 0),
 	}
+	for _, m := range peft.Methods() {
+		if _, ok := peft.LookupMethod(m); !ok {
+			continue
+		}
+		for _, c := range []Config{
+			pb(string(m)+"-train-pb", string(m)+" train step, PB_T50_RS shape", Train, m, 0, 0),
+			pb(string(m)+"-infer-pb", string(m)+" inference, PB_T50_RS shape", Infer, m, 0, 0),
+		} {
+			c.NoReference = true
+			cs = append(cs, c)
+		}
+	}
+	return cs
 }
 
 // recompute is c with activations recomputed in the backward pass, compared with the

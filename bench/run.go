@@ -110,22 +110,20 @@ func newStep(cfg Config, pts []float32, b int, rng *rand.Rand) (func() error, er
 			return err
 		}, nil
 	}
-	var net train.Classifier = bb
+	var bank *peft.MemoryBank
 	if cfg.Method == peft.MethodPointPEFT {
-		m, err := peft.New(bb, cfg.PEFT, rng)
-		if err != nil {
-			return nil, err
-		}
-		m.Bank = randomBank(cfg.BankSize, cfg.Backbone.TransDim, rng)
-		net = m
+		bank = randomBank(cfg.BankSize, cfg.Backbone.TransDim, rng)
 	}
+	// The model finetune and predict build, with the method's trainable set.
+	m, err := train.NewModel(bb, cfg.Method, cfg.PEFT, make([]string, cfg.Backbone.Classes), bank, 1)
+	if err != nil {
+		return nil, err
+	}
+	net := m.Net
 	if cfg.Kind == Infer {
 		arena := tensor.NewArena()
 		probs := make([]float32, b*cfg.Backbone.Classes)
 		return func() error { return train.Probabilities(arena, net, pts, b, n, 1, probs) }, nil
-	}
-	if err := peft.SetTrainable(net.Params(), cfg.Method); err != nil {
-		return nil, err
 	}
 	// The step finetune runs: the reference recipe's weight decay and clipping.
 	recipe := train.DefaultConfig()

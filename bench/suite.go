@@ -93,7 +93,9 @@ func Suite(ctx context.Context, so SuiteOptions, stdout, stderr io.Writer) error
 		if row.Ours, err = b.ours(c.Name, 0, opt); err != nil {
 			return err
 		}
-		if r, ok := refs[c.Ref()]; ok && refNote == "" {
+		if c.NoReference {
+			row.RefNote = "none (peer method)"
+		} else if r, ok := refs[c.Ref()]; ok && refNote == "" {
 			row.Ref = r
 		} else if refNote == "" {
 			r, err := b.measure(fmt.Sprintf("reference %s, batch %d", c.Ref(), opt.Batch), ref.Argv(c, opt))

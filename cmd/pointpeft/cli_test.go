@@ -186,3 +186,44 @@ func TestDemoReachesTable(t *testing.T) {
 		}
 	}
 }
+
+// TestPeerMethodsEndToEnd: each registered peer method fine-tunes, saves an adapter,
+// evaluates from it with its backbone and predicts; its adapter on another backbone is
+// refused with both backbones named.
+func TestPeerMethodsEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	bb := tinyBackbone(t, dir, 1)
+	other := tinyBackbone(t, t.TempDir(), 2)
+	cloud := filepath.Join(dir, "cloud.npy")
+	pts := make([]float32, 256*3)
+	rng := rand.New(rand.NewPCG(3, 3))
+	for i := range pts {
+		pts[i] = float32(rng.NormFloat64())
+	}
+	if err := pcio.WriteNPY(cloud, pts, []int{256, 3}); err != nil {
+		t.Fatal(err)
+	}
+	for _, method := range []string{"pointlora", "pointgst"} {
+		t.Run(method, func(t *testing.T) {
+			run := filepath.Join(dir, method)
+			// PointGST's local graphs take 32 tokens: 32 groups of 16.
+			args := []string{"finetune", "--backbone", bb, "--out", run, "--method", method, "--data", "shapes:64:28", "--points", "256",
+				"--groups", "32", "--group-size", "16", "--epochs", "1", "--warmup", "0", "--batch", "16", "-v=false"}
+			if code, out, errOut := runCLI(args...); code != 0 || !strings.Contains(out, "best test accuracy") {
+				t.Fatalf("finetune exited %d: %s %s", code, out, errOut)
+			}
+			adapter := filepath.Join(run, "adapter.safetensors")
+			code, out, errOut := runCLI("eval", "--checkpoint", adapter, "--backbone", bb, "--data", "shapes:64:28", "--points", "256")
+			if code != 0 || !strings.Contains(out, "overall accuracy") {
+				t.Fatalf("eval of the adapter exited %d: %s %s", code, out, errOut)
+			}
+			if code, out, errOut = runCLI("predict", "--checkpoint", adapter, "--backbone", bb, "--points", "256", cloud); code != 0 {
+				t.Fatalf("predict exited %d: %s %s", code, out, errOut)
+			}
+			code, _, errOut = runCLI("predict", "--checkpoint", adapter, "--backbone", other, "--points", "256", cloud)
+			if code == 0 || !strings.Contains(errOut, "trained on backbone") || !strings.Contains(errOut, other) {
+				t.Fatalf("adapter on another backbone: exit %d, %s", code, errOut)
+			}
+		})
+	}
+}
