@@ -15,18 +15,36 @@ type Stateful interface {
 }
 
 // StateDict copies the parameters and buffers of m into a state dict with PyTorch's keys.
-// With trainableOnly set it keeps just the trainable parameters (a PEFT adapter file).
+// With trainableOnly set it keeps just the trainable parameters (see StateDictOf for an
+// adapter file, which needs the buffers too).
 func StateDict(m Stateful, trainableOnly bool) *checkpoint.StateDict {
 	sd := checkpoint.NewStateDict()
 	for _, p := range m.Params() {
-		if trainableOnly && !p.RequiresGrad() {
-			continue
+		if !trainableOnly || p.RequiresGrad() {
+			sd.Set(p.Name(), checkpoint.NewF32(p.Shape(), append([]float32(nil), p.Data...)))
 		}
-		sd.Set(p.Name(), checkpoint.NewF32(p.Shape(), append([]float32(nil), p.Data...)))
 	}
-	if trainableOnly {
-		return sd
+	if !trainableOnly {
+		putBuffers(sd, m)
 	}
+	return sd
+}
+
+// StateDictOf copies the parameters keep selects and every buffer of m: what an adapter
+// file must hold, since BatchNorm statistics change in training even where the weights
+// are frozen.
+func StateDictOf(m Stateful, keep func(p *tensor.Tensor) bool) *checkpoint.StateDict {
+	sd := checkpoint.NewStateDict()
+	for _, p := range m.Params() {
+		if keep(p) {
+			sd.Set(p.Name(), checkpoint.NewF32(p.Shape(), append([]float32(nil), p.Data...)))
+		}
+	}
+	putBuffers(sd, m)
+	return sd
+}
+
+func putBuffers(sd *checkpoint.StateDict, m Stateful) {
 	for _, b := range m.Buffers() {
 		if b.Count != nil {
 			sd.Set(b.Name, checkpoint.NewI64([]int{}, []int64{*b.Count}))
@@ -34,7 +52,6 @@ func StateDict(m Stateful, trainableOnly bool) *checkpoint.StateDict {
 		}
 		sd.Set(b.Name, checkpoint.NewF32([]int{len(b.Data)}, append([]float32(nil), b.Data...)))
 	}
-	return sd
 }
 
 // LoadReport lists what LoadState matched, like PyTorch's load_state_dict(strict=False).

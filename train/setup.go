@@ -15,6 +15,7 @@ import (
 	"github.com/pointpeft/pointpeft/model"
 	"github.com/pointpeft/pointpeft/nn"
 	"github.com/pointpeft/pointpeft/peft"
+	"github.com/pointpeft/pointpeft/tensor"
 )
 
 // Classifier is what the loop trains: a backbone alone or with a method's modules.
@@ -63,11 +64,12 @@ func NewModel(bb *model.PointTransformer, method peft.Method, pcfg peft.Config, 
 		return nil, err
 	}
 	if m.PEFT != nil {
+		// What the prior encoder copied rather than shared (peft.NewPriorEncoder): the
+		// pre-trained values of what trains, and the pre-trained BatchNorm statistics.
 		m.prior = checkpoint.NewStateDict()
-		for _, p := range bb.Params() {
-			if p.RequiresGrad() {
-				m.prior.Set("prior."+p.Name(), checkpoint.NewF32(p.Shape(), append([]float32(nil), p.Data...)))
-			}
+		snap := nn.StateDictOf(bb, (*tensor.Tensor).RequiresGrad)
+		for _, k := range snap.Keys {
+			m.prior.Set("prior."+k, snap.Tensors[k])
 		}
 	}
 	return m, nil
@@ -108,7 +110,10 @@ const bankKey = "pointpeft.memory_bank"
 // StateDict is the full checkpoint content: every parameter and buffer, and for
 // Point-PEFT the prior's pre-trained tensors and the memory bank.
 func (m *Model) StateDict(trainableOnly bool) (*checkpoint.StateDict, error) {
-	sd := nn.StateDict(m.Net, trainableOnly)
+	sd := nn.StateDict(m.Net, false)
+	if trainableOnly {
+		sd = nn.StateDictOf(m.Net, m.inAdapter())
+	}
 	if m.prior != nil && !trainableOnly {
 		for _, k := range m.prior.Keys {
 			sd.Set(k, m.prior.Tensors[k])
@@ -129,6 +134,23 @@ func (m *Model) StateDict(trainableOnly bool) (*checkpoint.StateDict, error) {
 		sd.Meta["content"] = "trainable parameters only: load onto backbone " + m.BackboneHash
 	}
 	return sd, nil
+}
+
+// inAdapter says which parameters an adapter file keeps: the trained ones and those the
+// method added without training them (IDPT's prompt_pos keeps its random start), i.e.
+// every parameter but the backbone's frozen ones, which the backbone file restores. A
+// method may rename backbone tensors (PointLoRA's qkv.linear): they are recognised by
+// sharing the backbone's memory.
+func (m *Model) inAdapter() func(p *tensor.Tensor) bool {
+	frozen := map[*float32]bool{}
+	for _, p := range m.Backbone.Params() {
+		if len(p.Data) > 0 {
+			frozen[&p.Data[0]] = true
+		}
+	}
+	return func(p *tensor.Tensor) bool {
+		return p.RequiresGrad() || len(p.Data) == 0 || !frozen[&p.Data[0]]
+	}
 }
 
 // LoadModel restores a model from one of our checkpoints (last/best.safetensors), or
@@ -183,8 +205,11 @@ func ModelFromStateDict(sd *checkpoint.StateDict, path, backbonePath string) (*M
 		if bb, err = model.New(cfg, rand.New(rand.NewPCG(0, 1))); err != nil {
 			return nil, err
 		}
+	}
+	if !adapterOnly && method == peft.MethodPointPEFT {
 		// The prior encoder snapshots the backbone at NewModel: give it the pre-trained
-		// values first (stored as prior.*), the fine-tuned ones after.
+		// values first (stored as prior.*), the fine-tuned ones after. (Other methods
+		// get every tensor below, by their own names.)
 		pre := checkpoint.NewStateDict()
 		for _, k := range sd.Keys {
 			if strings.HasPrefix(k, "prior.") {

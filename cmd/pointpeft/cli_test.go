@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -225,5 +226,47 @@ func TestPeerMethodsEndToEnd(t *testing.T) {
 				t.Fatalf("adapter on another backbone: exit %d, %s", code, errOut)
 			}
 		})
+	}
+}
+
+// TestAdapterEqualsFullCheckpoint: an adapter file with the backbone it was trained on is
+// the same model as the run's full checkpoint, logit for logit — BatchNorm statistics
+// that training changed (the head's, the frozen encoder's) and parameters a method adds
+// without training them go into the adapter too.
+func TestAdapterEqualsFullCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	bb := tinyBackbone(t, dir, 1)
+	cloud := filepath.Join(dir, "cloud.npy")
+	pts := make([]float32, 256*3)
+	rng := rand.New(rand.NewPCG(4, 4))
+	for i := range pts {
+		pts[i] = float32(rng.NormFloat64())
+	}
+	if err := pcio.WriteNPY(cloud, pts, []int{256, 3}); err != nil {
+		t.Fatal(err)
+	}
+	for _, method := range []string{"point-peft", "bitfit", "pointlora"} {
+		run := filepath.Join(dir, method)
+		args := []string{"finetune", "--backbone", bb, "--out", run, "--method", method, "--data", "shapes:64:28", "--points", "256",
+			"--groups", "32", "--group-size", "16", "--epochs", "2", "--warmup", "0", "--batch", "16", "--prompts", "4", "-v=false"}
+		if code, out, errOut := runCLI(args...); code != 0 {
+			t.Fatalf("%s: finetune exited %d: %s %s", method, code, out, errOut)
+		}
+		logits := func(name string, extra ...string) []float32 {
+			out := filepath.Join(dir, method+"-"+name+".npy")
+			a := append([]string{"predict", "--checkpoint", filepath.Join(run, name), "--points", "256", "--logits", out}, extra...)
+			if code, o, e := runCLI(append(a, cloud)...); code != 0 {
+				t.Fatalf("%s: predict %s exited %d: %s %s", method, name, code, o, e)
+			}
+			v, _, err := pcio.ReadNPY(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}
+		full, ad := logits("best.safetensors"), logits("adapter.safetensors", "--backbone", bb)
+		if !slices.Equal(full, ad) {
+			t.Errorf("%s: adapter + backbone logits %v, full checkpoint %v", method, ad, full)
+		}
 	}
 }
