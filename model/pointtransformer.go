@@ -150,9 +150,13 @@ type Head struct {
 }
 
 // NewHead builds the head for cfg with PyTorch default inits.
-func NewHead(cfg Config, rng *rand.Rand) *Head {
+func NewHead(cfg Config, rng *rand.Rand) *Head { return NewHeadFrom(cfg, 2*cfg.TransDim, rng) }
+
+// NewHeadFrom builds the head for cfg over pooled features of width in, for methods
+// that pool more than concat(cls, max) (IDPT adds its prompt token: 3C).
+func NewHeadFrom(cfg Config, in int, rng *rand.Rand) *Head {
 	cfg = cfg.withDefaults()
-	in, h := 2*cfg.TransDim, cfg.HeadHidden
+	h := cfg.HeadHidden
 	if cfg.Arch == "point-bert" {
 		return &Head{
 			FC1:     nn.NewLinear("cls_head_finetune.0", in, h, true, rng),
