@@ -195,8 +195,9 @@ def randomize(model, gen):
 
 def knn_margin(model, pts):
     """Smallest gap, relative to the score scale, between the k-th and (k+1)-th
-    neighbour score over every EdgeConv of an eval pass: a float32 reimplementation
-    picks the same graph when this is far above rounding (1e-6)."""
+    neighbour score over every EdgeConv of an eval and a train-mode pass: a float32
+    reimplementation picks the same graph when this is far above rounding (1e-6)."""
+    import copy
     gaps = []
 
     def hook(mod, inp, out):
@@ -209,11 +210,13 @@ def knn_margin(model, pts):
             gaps.append(((top[..., -2] - top[..., -1]) / s.abs().amax(-1)).min().item())
             x = conv(graph_feature(x, mod.k)).max(dim=-1)[0]
 
-    h = model.blocks.cls.register_forward_hook(hook)
-    model.eval()
-    with torch.no_grad():
-        model(pts)
-    h.remove()
+    m = copy.deepcopy(model)
+    pm.disable_stochasticity(m)
+    m.blocks.cls.register_forward_hook(hook)
+    for train in (False, True):
+        m.train(train)
+        with torch.no_grad():
+            m(pts)
     return min(gaps)
 
 
@@ -266,7 +269,7 @@ def fixtures():
                                      rep["grad_rel_worst"], rep["grad_rel_median"], rep["zero_grad_tensors"]))
 
 
-def full(out, batch=2):
+def full(out, batch=4):
     """Full PB_T50_RS size with the authors' initialisation (batch ``batch``):
     idpt_full.pth and idpt_full.safetensors in ``out`` (outside the repo)."""
     cfg = IDPTConfig()
@@ -289,7 +292,7 @@ def full(out, batch=2):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--full", metavar="DIR", help="write full-size outputs to DIR (outside the repo)")
-    ap.add_argument("--batch", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=4)
     a = ap.parse_args()
     check_counts()
     if a.full:
