@@ -8,7 +8,11 @@ import (
 	"github.com/pointpeft/pointpeft/nn"
 	"github.com/pointpeft/pointpeft/peft/idpt"
 	"github.com/pointpeft/pointpeft/tensor"
+	"github.com/pointpeft/pointpeft/train"
 )
+
+// A Model is what the training loop runs.
+var _ train.Classifier = (*idpt.Model)(nil)
 
 // Wrapping a backbone (here a small random one; normally pre-trained weights),
 // selecting the authors' trainable set (prompt module 9·24²+8·24, cls token and
