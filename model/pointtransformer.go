@@ -129,7 +129,13 @@ func (m *PointTransformer) Forward(ctx *nn.Ctx, points []float32, b, n int) (*te
 	}
 	tok, pos := m.Embed(ctx, g)
 	x, p := m.WithCls(tok, pos)
-	for _, blk := range m.Blocks {
+	return m.Head.Forward(ctx, Pool(m.Norm.Forward(RunBlocks(ctx, m.Blocks, x, p)))), nil
+}
+
+// RunBlocks runs blocks in turn on x [B, T, C], re-adding the positions p [B, T, C]
+// before each, as Point-MAE does.
+func RunBlocks(ctx *nn.Ctx, blocks []*nn.Block, x, p *tensor.Tensor) *tensor.Tensor {
+	for _, blk := range blocks {
 		in := tensor.Add(x, p)
 		y := blk.Forward(ctx, in)
 		// Dead now, unless a backward step reads them (Free checks).
@@ -137,7 +143,7 @@ func (m *PointTransformer) Forward(ctx *nn.Ctx, points []float32, b, n int) (*te
 		tensor.Free(in)
 		x = y
 	}
-	return m.Head.Forward(ctx, Pool(m.Norm.Forward(x))), nil
+	return x
 }
 
 // Head is cls_head_finetune. Point-MAE: Linear(2C,256)-BN-ReLU-Dropout-Linear(256,256)-

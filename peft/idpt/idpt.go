@@ -132,21 +132,13 @@ func (m *Model) Forward(ctx *nn.Ctx, points []float32, b, n int) (*tensor.Tensor
 	}
 	tok, pos := bb.Embed(ctx, g)
 	x, p := bb.WithCls(tok, pos)
-	c, gn := bb.Cfg.TransDim, g.G
-	for i, blk := range bb.Blocks {
-		if i == m.Cfg.PromptLayer {
-			tokens := tensor.Slice(x, 1, 1, 1+gn)
-			prompt := m.Generator.Forward(ctx, tokens)
-			x = tensor.Concat(1, tensor.Slice(x, 1, 0, 1), prompt, tokens)
-			p = tensor.Concat(1, tensor.Slice(p, 1, 0, 1), tensor.BroadcastTo(m.PromptPos, b, 1, c), tensor.Slice(p, 1, 1, 1+gn))
-		}
-		in := tensor.Add(x, p)
-		y := blk.Forward(ctx, in)
-		// Dead now, unless a backward step reads them (Free checks).
-		tensor.Free(x)
-		tensor.Free(in)
-		x = y
-	}
+	l, c := m.Cfg.PromptLayer, bb.Cfg.TransDim
+	x = model.RunBlocks(ctx, bb.Blocks[:l], x, p)
+	tokens := tensor.Slice(x, 1, 1, 1+g.G)
+	prompt := m.Generator.Forward(ctx, tokens)
+	x = tensor.Concat(1, tensor.Slice(x, 1, 0, 1), prompt, tokens)
+	p = tensor.Concat(1, tensor.Slice(p, 1, 0, 1), tensor.BroadcastTo(m.PromptPos, b, 1, c), tensor.Slice(p, 1, 1, 1+g.G))
+	x = model.RunBlocks(ctx, bb.Blocks[l:], x, p)
 	h := bb.Norm.Forward(x)
 	t := h.Dim(1)
 	mx, _ := tensor.Max(tensor.Slice(h, 1, 2, t), 1)

@@ -35,16 +35,23 @@ func oracleIDPT(t *testing.T, train bool) (*Model, *checkpoint.StateDict) {
 	if cfg.K, err = strconv.Atoi(fx.Meta["k"]); err != nil {
 		t.Fatal(err)
 	}
+	sd, err := checkpoint.ReadPTH(fixtures+"idpt.pth", "base_model")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loadIDPT(t, bcfg, cfg, sd), fx
+}
+
+// loadIDPT builds IDPT on a backbone of bcfg, loads the authors'-layout state dict sd
+// (every tensor, nothing more) and selects the authors' trainable set.
+func loadIDPT(t *testing.T, bcfg model.Config, cfg Config, sd *checkpoint.StateDict) *Model {
+	t.Helper()
 	rng := rand.New(rand.NewPCG(3, 3))
 	bb, err := model.New(bcfg, rng)
 	if err != nil {
 		t.Fatal(err)
 	}
 	m, err := New(bb, cfg, rng)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sd, err := checkpoint.ReadPTH(fixtures+"idpt.pth", "base_model")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +68,7 @@ func oracleIDPT(t *testing.T, train bool) (*Model, *checkpoint.StateDict) {
 	for _, p := range m.Params() {
 		p.SetTrainable(Trains(p.Name()))
 	}
-	return m, fx
+	return m
 }
 
 func TestOracleEval(t *testing.T) {

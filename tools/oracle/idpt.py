@@ -221,23 +221,12 @@ def knn_margin(model, pts):
 
 
 def run(model, pts, labels):
-    import copy
-    m = copy.deepcopy(model)
-    m.eval()
-    ev = {}
-    with torch.no_grad():
-        m(pts, trace=ev)
-    m.train()
-    pm.disable_stochasticity(m)
-    for n, p in m.named_parameters():
-        p.requires_grad_(trains(n))
-    logits = m(pts)
-    loss = F.cross_entropy(logits, labels)
-    loss.backward()
-    grads = {n: p.grad.detach().clone() for n, p in m.named_parameters() if p.requires_grad}
-    bn = {k: v for k, v in m.state_dict().items()
-          if k.endswith(("running_mean", "running_var", "num_batches_tracked")) and ".conv" not in k}
-    return ev, logits.detach(), loss.detach(), grads, bn
+    """make_fixtures.run_backbone on IDPT, keeping the trainable gradients and the
+    BatchNorm statistics under their non-alias names."""
+    ev, tr, grads, bn = mf.run_backbone(model, pts, labels, pts.dtype)
+    grads = {n: g for n, g in grads.items() if trains(n)}
+    bn = {k: v for k, v in bn.items() if ".conv" not in k}
+    return ev, tr["logits"], tr["loss"], grads, bn
 
 
 def fixtures():
