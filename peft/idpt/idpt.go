@@ -7,11 +7,12 @@
 // and its pooled output is inserted after the cls token with its own position
 // prompt_pos. The head reads concat(cls, prompt, max over point tokens):
 //
-//	x_0 = [cls; E(groups)]                            tokens, positions re-added per block
-//	x_l = Block_l(x_{l-1} + pos)                      l < L (L = prompt_layer, 11 of 12)
-//	P   = DGCNN(x_{L-1}[1:])                          instance-aware prompt [B, 1, C]
-//	x_L = Block_L([cls; P; tokens] + [cls_pos; prompt_pos; pos])
-//	y   = Head([h_cls; h_P; max_i h_i]),  h = LN(x_last)
+//	z = [cls; E(groups)]                 tokens of the FPS+kNN groups
+//	z = Block_l(z + pos)                 l = 0 … L−1 (L = prompt_layer: 11 of 12)
+//	P = DGCNN(z_1 … z_G)                 instance-aware prompt [B, 1, C]
+//	z = [cls; P; z_1 … z_G]              pos = [cls_pos; prompt_pos; pos]
+//	z = Block_l(z + pos)                 l = L … depth−1
+//	y = Head([h_cls; h_P; max_i h_i])    h = LN(z)
 //
 // The authors train every parameter whose name contains "cls" (Trains): cls_token,
 // cls_pos, the prompt module (named "blocks.cls") and the head (cls_head_finetune).
@@ -19,6 +20,17 @@
 //
 // Names are the authors' (models/Point_MAE.py, PointTransformer with
 // prompt_module "dgcnn"), so their fine-tuned checkpoints load (see FoldAliases).
+//
+// Against the released code (HEAD bf152f2), none of which changes the model's numbers:
+//   - get_graph_feature builds its batch offsets on torch.device('cuda'), so their
+//     model cannot run on a CPU; FPS and kNN grouping need CUDA extensions too;
+//   - DGCNNView registers each BatchNorm twice, so their state dicts hold every
+//     bnX tensor again as convX.1 (FoldAliases checks and drops the copies);
+//   - DGCNNView ignores its pos argument and its Args' emb_dims and dropout.
+//
+// Their training differs from ours in ways that do (clipping over the frozen
+// backbone's gradients too, 301 epochs): see Recipe. prompt_pos staying at its
+// random initialisation looks unintended but is what their runs did, and is kept.
 package idpt
 
 import (
