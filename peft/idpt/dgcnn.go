@@ -58,8 +58,13 @@ func (g *Generator) BatchNorms() []*nn.BatchNorm1d {
 	return []*nn.BatchNorm1d{g.EdgeBN[0], g.EdgeBN[1], g.EdgeBN[2], g.OutBN}
 }
 
-// Forward maps tokens [B, G, C] to the prompt [B, 1, C].
+// Forward maps tokens [B, G, C] to the prompt [B, 1, C]. It is a tensor.Segment: of
+// its per-edge tensors ([B·G·k, C] each) only what the backward pass reads is kept.
 func (g *Generator) Forward(ctx *nn.Ctx, x *tensor.Tensor) *tensor.Tensor {
+	return tensor.Segment(func() *tensor.Tensor { return g.forward(ctx, x) })
+}
+
+func (g *Generator) forward(ctx *nn.Ctx, x *tensor.Tensor) *tensor.Tensor {
 	b, c := x.Dim(0), x.Dim(2)
 	var feats [3]*tensor.Tensor
 	for l := range feats {
