@@ -87,10 +87,10 @@ func (g *Generator) edgeConv(ctx *nn.Ctx, x *tensor.Tensor, l int) *tensor.Tenso
 	w := tensor.Reshape(g.Edge[l], c, 2*c)
 	w1, w2 := tensor.Slice(w, 1, 0, c), tensor.Slice(w, 1, c, 2*c)
 	rows := tensor.Reshape(x, b*n, c)
-	nb := tensor.Linear(rows, w1, nil)                   // W₁·x_j for every token j
-	self := tensor.Linear(rows, tensor.Sub(w2, w1), nil) // (W₂ − W₁)·x_i
+	nb := tensor.Linear(rows, w1, nil)                  // W₁·x_j for every token j
+	own := tensor.Linear(rows, tensor.Sub(w2, w1), nil) // (W₂ − W₁)·x_i
 	y := tensor.Add(tensor.Reshape(tensor.IndexSelect(nb, featureKNN(x.Data, b, n, c, k)), b*n, k, c),
-		tensor.Reshape(self, b*n, 1, c))
+		tensor.Reshape(own, b*n, 1, c))
 	y = tensor.LeakyReLU(g.EdgeBN[l].Forward(ctx, y), slope)
 	mx, _ := tensor.Max(y, 1)
 	return tensor.Reshape(mx, b, n, c)
