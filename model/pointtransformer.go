@@ -143,7 +143,13 @@ func (m *PointTransformer) Forward(ctx *nn.Ctx, points []float32, b, n int) (*te
 	}
 	tok, pos := m.Embed(ctx, g)
 	x, p := m.WithCls(tok, pos)
-	for _, blk := range m.Blocks {
+	return m.Head.Forward(ctx, Pool(m.Norm.Forward(RunBlocks(ctx, m.Blocks, x, p)))), nil
+}
+
+// RunBlocks runs blocks in turn on x [B, T, C], re-adding the positions p [B, T, C]
+// before each, as Point-MAE does.
+func RunBlocks(ctx *nn.Ctx, blocks []*nn.Block, x, p *tensor.Tensor) *tensor.Tensor {
+	for _, blk := range blocks {
 		in := tensor.Add(x, p)
 		y := blk.Forward(ctx, in)
 		// Dead now, unless a backward step reads them (Free checks).
@@ -151,7 +157,7 @@ func (m *PointTransformer) Forward(ctx *nn.Ctx, points []float32, b, n int) (*te
 		tensor.Free(in)
 		x = y
 	}
-	return m.Head.Forward(ctx, Pool(m.Norm.Forward(x))), nil
+	return x
 }
 
 // Head is cls_head_finetune. Point-MAE: Linear(2C,256)-BN-ReLU-Dropout-Linear(256,256)-
@@ -164,9 +170,13 @@ type Head struct {
 }
 
 // NewHead builds the head for cfg with PyTorch default inits.
-func NewHead(cfg Config, rng *rand.Rand) *Head {
+func NewHead(cfg Config, rng *rand.Rand) *Head { return NewHeadFrom(cfg, 2*cfg.TransDim, rng) }
+
+// NewHeadFrom builds the head for cfg over pooled features of width in, for methods
+// that pool more than concat(cls, max) (IDPT adds its prompt token: 3C).
+func NewHeadFrom(cfg Config, in int, rng *rand.Rand) *Head {
 	cfg = cfg.withDefaults()
-	in, h := 2*cfg.TransDim, cfg.HeadHidden
+	h := cfg.HeadHidden
 	if cfg.Arch == "point-bert" {
 		return &Head{
 			FC1:     nn.NewLinear("cls_head_finetune.0", in, h, true, rng),

@@ -35,6 +35,28 @@ func unary(t *Tensor, f func(dst, src []float32), grad func(dx, v, dy []float32)
 // ReLU is max(x, 0); its gradient at 0 is 0, as in PyTorch. NaN stays NaN.
 func ReLU(t *Tensor) *Tensor { return unary(t, vmath.ReLU, vmath.ReLUGradAdd, false) }
 
+// LeakyReLU is x for x > 0 and slope·x otherwise (PyTorch's nn.LeakyReLU; its
+// gradient at 0 is slope, as there). DGCNN's EdgeConv uses slope 0.2.
+func LeakyReLU(t *Tensor, slope float32) *Tensor {
+	return unary(t, func(dst, src []float32) {
+		for i, x := range src {
+			if x > 0 {
+				dst[i] = x
+			} else {
+				dst[i] = slope * x
+			}
+		}
+	}, func(dx, x, dy []float32) {
+		for i, v := range x {
+			if v > 0 {
+				dx[i] += dy[i]
+			} else {
+				dx[i] += slope * dy[i]
+			}
+		}
+	}, false)
+}
+
 // Sigmoid is 1/(1+exp(-x)).
 func Sigmoid(t *Tensor) *Tensor {
 	return unary(t, func(dst, src []float32) {

@@ -145,7 +145,7 @@ func TestGradElementwise(t *testing.T) {
 		}
 	}
 	for name, f := range map[string]func(*Tensor) *Tensor{
-		"ReLU": ReLU, "GELU": GELU, "QuickGELU": QuickGELU, "Sigmoid": Sigmoid,
+		"ReLU": ReLU, "LeakyReLU": func(a *Tensor) *Tensor { return LeakyReLU(a, 0.2) }, "GELU": GELU, "QuickGELU": QuickGELU, "Sigmoid": Sigmoid,
 		"Scale":     func(a *Tensor) *Tensor { return Scale(a, -1.7) },
 		"AddScalar": func(a *Tensor) *Tensor { return AddScalar(a, 0.4) },
 		"Softmax":   Softmax, "LogSoftmax": LogSoftmax,

@@ -203,3 +203,12 @@ func TestGradientsRecycledDuringBackward(t *testing.T) {
 	a.Step(func() { got = run() })
 	assertClose(t, "recycled-gradient result", got, want, 0)
 }
+
+func TestLeakyReLUValues(t *testing.T) {
+	got := LeakyReLU(FromData([]float32{-2, -0.5, 0, 3}, 4), 0.2).Data
+	for i, want := range []float32{-0.4, -0.1, 0, 3} {
+		if got[i] != want {
+			t.Fatalf("LeakyReLU = %v, want [-0.4 -0.1 0 3]", got)
+		}
+	}
+}
