@@ -73,20 +73,26 @@ func Methods() []Method {
 	return append(out, reg...)
 }
 
-// ResolveMode returns the mode method runs in: mode when the method has it, its default
-// when mode is empty, an error naming the method's modes otherwise.
-func ResolveMode(method Method, mode Mode) (Mode, error) {
-	modes := []Mode{Fixed, Faithful}
+// MethodModes lists a method's modes, its default first (nil: it has none).
+func MethodModes(method Method) []Mode {
 	if s, ok := LookupMethod(method); ok {
-		modes = s.Modes
-	} else if method != MethodPointPEFT {
-		modes = nil
+		return s.Modes
 	}
+	if method == MethodPointPEFT {
+		return []Mode{Fixed, Faithful}
+	}
+	return nil
+}
+
+// ResolveMode returns the mode method runs in: mode when the method has it, its default
+// when mode is empty, an error naming the method's modes otherwise. A method without
+// modes runs in "" whatever mode says (a caller that knows the user asked for a mode
+// should refuse it, see MethodModes).
+func ResolveMode(method Method, mode Mode) (Mode, error) {
+	modes := MethodModes(method)
 	switch {
-	case len(modes) == 0 && mode == "":
-		return "", nil
 	case len(modes) == 0:
-		return "", fmt.Errorf("method %s has no modes (got --mode %s)", method, mode)
+		return "", nil
 	case mode == "":
 		return modes[0], nil
 	case slices.Contains(modes, mode):

@@ -289,3 +289,18 @@ func TestFinetuneValidationSplit(t *testing.T) {
 		t.Error("a refused run left its directory")
 	}
 }
+
+// TestModeForAMethodWithout: --mode with a method that has no modes is a usage error,
+// not silently ignored; a mode a method lacks names the ones it has.
+func TestModeForAMethodWithout(t *testing.T) {
+	dir := t.TempDir()
+	bb := tinyBackbone(t, dir, 1)
+	code, _, errOut := runCLI(append([]string{"finetune", "--backbone", bb, "--out", filepath.Join(dir, "a"), "--method", "idpt", "--mode", "faithful"}, tinyTrain...)...)
+	if code != 2 || !strings.Contains(errOut, "idpt has no modes") {
+		t.Fatalf("idpt --mode faithful: exit %d, %s", code, errOut)
+	}
+	code, _, errOut = runCLI(append([]string{"finetune", "--backbone", bb, "--out", filepath.Join(dir, "b"), "--method", "pointlora", "--mode", "magic"}, tinyTrain...)...)
+	if code == 0 || !strings.Contains(errOut, "fixed faithful") {
+		t.Fatalf("pointlora --mode magic: exit %d, %s", code, errOut)
+	}
+}

@@ -40,6 +40,9 @@ fold-K/result.json exists are not run again.
 			if spec.Data == "" || o.FoldsFile == "" {
 				return usagef("--data and --folds-file are required")
 			}
+			if err := checkMode(cmd, spec); err != nil {
+				return err
+			}
 			var err error
 			if o.Run, err = parseFoldList(runList); err != nil {
 				return usagef("--run: %v", err)

@@ -35,6 +35,14 @@ func specFlags(fs *pflag.FlagSet, s *train.Spec) {
 	fs.IntVar(&s.Train.Vote, "vote", s.Train.Vote, "evaluation views averaged (1: no voting)")
 }
 
+// checkMode refuses --mode for a method that has none (the flag's default is ignored).
+func checkMode(cmd *cobra.Command, s train.Spec) error {
+	if cmd.Flags().Changed("mode") && len(peft.MethodModes(peft.Method(s.Method))) == 0 {
+		return usagef("method %s has no modes (--mode %s)", s.Method, s.PEFT.Mode)
+	}
+	return nil
+}
+
 func newFinetuneCmd() *cobra.Command {
 	spec := train.DefaultSpec()
 	var config, resume, out string
@@ -66,6 +74,9 @@ otherwise; the resolved settings are printed as the run starts. Flags override -
 					return err
 				}
 				spec = s
+			}
+			if err := checkMode(cmd, spec); err != nil {
+				return err
 			}
 			if out == "" {
 				out = train.DefaultRunDir(spec.Method)
