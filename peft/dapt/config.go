@@ -90,17 +90,17 @@ type Recipe struct {
 	LR, WeightDecay float64
 	// Schedule "epoch": timm's CosineLRScheduler stepped once per epoch, warm-up from
 	// WarmupLR over WarmupEpochs, cosine down to MinLR.
-	Schedule             string
-	WarmupEpochs         int
-	WarmupLR, MinLR      float64
-	ClipNorm             float64
-	Smoothing            float32
-	Augment              string // "scale-translate": U(2/3, 3/2)³ scale, U(±0.2)³ shift per sample
-	Vote                 int    // 1: the authors report accuracy without voting
-	Seed                 uint64 // the authors' default --seed 0 ("seed 0 + dropout" reproduces them)
-	Points               int    // points per cloud given to the model
-	NumGroup, GroupSize  int    // the backbone's grouping for that many points
-	Classes              int
+	Schedule            string
+	WarmupEpochs        int
+	WarmupLR, MinLR     float64
+	ClipNorm            float64
+	Smoothing           float32
+	Augment             string // "scale-translate": U(2/3, 3/2)³ scale, U(±0.2)³ shift per sample
+	Vote                int    // 1: the authors report accuracy without voting
+	Seed                uint64 // the authors' default --seed 0 ("seed 0 + dropout" reproduces them)
+	Points              int    // points per cloud given to the model
+	NumGroup, GroupSize int    // the backbone's grouping for that many points
+	Classes             int
 }
 
 // ScanObjectNNRecipe is the PB_T50_RS recipe: 2048 points in 128 groups of 32, 15
