@@ -17,6 +17,11 @@
 // adapters: 1.09 M of 22.8 M parameters for PB_T50_RS. Parameter names are the authors'
 // module names (models/DAPT.py, PointTransformer_DAPT), so their fine-tuned checkpoints
 // load.
+//
+// The model equals the released code, which has no bug on the paths its configs use, so
+// there is no faithful/fixed choice; tools/oracle/README.md (DAPT) lists where the code
+// says more than the paper (positions added once, prompts that accumulate) and its
+// unreachable bugs.
 package dapt
 
 import (
