@@ -31,32 +31,13 @@ func TestOracleFullSize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sd, err := checkpoint.ReadPTH(dir+"/dapt.pth", "base_model")
-	if err != nil {
-		t.Fatal(err)
-	}
 	pts := fx.Tensors["points"]
 	b, n := pts.Shape[0], pts.Shape[1]
 	bcfg := model.PointMAE(15, 128, 32)
 	bcfg.HeadDropout = 0
-	rng := rand.New(rand.NewPCG(1, 1))
-	bb, err := model.New(bcfg, rng)
-	if err != nil {
-		t.Fatal(err)
-	}
 	cfg := ScanObjectNN()
 	cfg.AdapterDropout, cfg.DropPath = 0, 0
-	m, err := New(bb, cfg, rng)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := nn.LoadState(m, sd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(rep.Missing)+len(rep.Unexpected) > 0 {
-		t.Fatalf("missing %v unexpected %v", rep.Missing, rep.Unexpected)
-	}
+	m := loadAuthors(t, bcfg, cfg, dir+"/dapt.pth")
 	var logits *tensor.Tensor
 	tensor.NoGrad(func() { logits, err = m.Forward(&nn.Ctx{}, pts.F32, b, n) })
 	if err != nil {

@@ -19,8 +19,7 @@ import (
 const fixtures = "../" + oracletest.Dir
 
 // oracleDAPT builds the reduced model of fixture dapt_<tag> (tools/oracle/dapt.py) and
-// loads the oracle's state dict into it: every tensor must fit, none be missing or left
-// over. With train set, every dropout and drop path is 0, as in the oracle's train pass.
+// loads the oracle's state dict into it. With train set, every dropout and drop path is 0, as in the oracle's train pass.
 func oracleDAPT(t *testing.T, tag string, train bool) (*Model, *checkpoint.StateDict) {
 	t.Helper()
 	fx, err := checkpoint.ReadSafetensors(fixtures + "dapt_" + tag + ".safetensors")
@@ -43,6 +42,14 @@ func oracleDAPT(t *testing.T, tag string, train bool) (*Model, *checkpoint.State
 	if train {
 		cfg.AdapterDropout, cfg.DropPath, bcfg.HeadDropout = 0, 0, 0
 	}
+	return loadAuthors(t, bcfg, cfg, fixtures+"dapt_"+tag+".pth"), fx
+}
+
+// loadAuthors builds a DAPT model on a new backbone and loads the authors' state dict
+// from pth ({"base_model": ...}) into it: every tensor must fit, none be missing or left
+// over.
+func loadAuthors(t *testing.T, bcfg model.Config, cfg Config, pth string) *Model {
+	t.Helper()
 	rng := rand.New(rand.NewPCG(3, 3))
 	bb, err := model.New(bcfg, rng)
 	if err != nil {
@@ -52,7 +59,7 @@ func oracleDAPT(t *testing.T, tag string, train bool) (*Model, *checkpoint.State
 	if err != nil {
 		t.Fatal(err)
 	}
-	sd, err := checkpoint.ReadPTH(fixtures+"dapt_"+tag+".pth", "base_model")
+	sd, err := checkpoint.ReadPTH(pth, "base_model")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +70,7 @@ func oracleDAPT(t *testing.T, tag string, train bool) (*Model, *checkpoint.State
 	if len(rep.Missing)+len(rep.Unexpected) > 0 {
 		t.Fatalf("missing %v unexpected %v", rep.Missing, rep.Unexpected)
 	}
-	return m, fx
+	return m
 }
 
 func TestOracleNamesAndTrainableSet(t *testing.T) {

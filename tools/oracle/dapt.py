@@ -326,14 +326,7 @@ def run(model, pts, labels, dtype=torch.float32):
     logits = m(pts)
     loss = F.cross_entropy(logits, labels)
     loss.backward()
-    grads, none = {}, []
-    for n, p in m.named_parameters():
-        if p.requires_grad:
-            if p.grad is None:
-                none.append(n)
-                grads[n] = torch.zeros_like(p)
-            else:
-                grads[n] = p.grad.detach().clone()
+    grads, none = mf.trainable_grads(m)
     return ev, logits.detach(), loss.detach(), grads, mf.bn_buffers(m), none
 
 
