@@ -18,8 +18,8 @@ type Config struct {
 	// first (drop_path_rate). It replaces the backbone's own rate: DAPT sets it per task.
 	DropPath float32 `yaml:"drop_path_rate" json:"drop_path_rate"`
 	// PromptToken says whether and how the head reads the internal prompts besides the
-	// cls token and the max-pooled patch tokens: "mean", "max" or "none" (the authors'
-	// "None").
+	// cls token and the max-pooled patch tokens: "mean", "max" or "none" ("None", the
+	// authors' spelling, is the same).
 	PromptToken string `yaml:"prompt_token" json:"prompt_token"`
 }
 
@@ -49,15 +49,18 @@ func (c Config) Validate() error {
 		return fmt.Errorf("dapt config: rank %d must be positive", c.Rank)
 	case c.AdapterDropout < 0 || c.AdapterDropout >= 1 || c.DropPath < 0 || c.DropPath >= 1:
 		return fmt.Errorf("dapt config: drop_adapter_rate %g and drop_path_rate %g must be in [0,1)", c.AdapterDropout, c.DropPath)
-	case c.PromptToken != "mean" && c.PromptToken != "max" && c.PromptToken != "none":
+	case c.PromptToken != "mean" && c.PromptToken != "max" && !c.noPrompt():
 		return fmt.Errorf("dapt config: prompt_token %q is none of mean, max, none", c.PromptToken)
 	}
 	return nil
 }
 
+// noPrompt reports whether the head ignores the internal prompts.
+func (c Config) noPrompt() bool { return c.PromptToken == "none" || c.PromptToken == "None" }
+
 // headChannels is how many C-wide features the head reads.
 func (c Config) headChannels() int {
-	if c.PromptToken == "none" {
+	if c.noPrompt() {
 		return 2
 	}
 	return 3

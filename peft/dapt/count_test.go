@@ -77,3 +77,25 @@ func abs(x float64) float64 {
 	}
 	return x
 }
+
+func TestConfigRefusesBadValues(t *testing.T) {
+	bb, err := model.New(model.PointMAE(5, 16, 8), rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		edit func(*Config)
+		want string
+	}{
+		{func(c *Config) { c.Rank = 0 }, "rank 0"},
+		{func(c *Config) { c.AdapterDropout = 1 }, "drop_adapter_rate 1"},
+		{func(c *Config) { c.DropPath = -0.1 }, "drop_path_rate -0.1"},
+		{func(c *Config) { c.PromptToken = "sum" }, `prompt_token "sum"`},
+	} {
+		cfg := ScanObjectNN()
+		tc.edit(&cfg)
+		if _, err := New(bb, cfg, rand.New(rand.NewPCG(1, 1))); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("New with %+v: error %v, want one naming %s", cfg, err, tc.want)
+		}
+	}
+}

@@ -36,9 +36,6 @@ func oracleDAPT(t *testing.T, tag string, train bool) (*Model, *checkpoint.State
 		t.Fatal(err)
 	}
 	cfg := Config{Rank: rank, AdapterDropout: float32(drop), DropPath: bcfg.DropPath, PromptToken: fx.Meta["prompt_token"]}
-	if cfg.PromptToken == "None" {
-		cfg.PromptToken = "none"
-	}
 	if train {
 		cfg.AdapterDropout, cfg.DropPath, bcfg.HeadDropout = 0, 0, 0
 	}
