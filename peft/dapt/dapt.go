@@ -47,7 +47,10 @@ type Model struct {
 }
 
 // New wraps a backbone holding pre-trained weights with DAPT's modules, initialised as
-// the authors do, and freezes every parameter outside the authors' trainable set.
+// the authors do, and freezes every parameter outside the authors' trainable set. An
+// authors' fine-tuned checkpoint (e.g. scan_hardest.pth, saved from DataParallel with
+// "module." keys) loads into the result with checkpoint.ReadPTH(path, "base_model"),
+// checkpoint.MapKeys(sd, checkpoint.DetectFormat(sd)) and nn.LoadState.
 func New(bb *model.PointTransformer, cfg Config, rng *rand.Rand) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err

@@ -144,3 +144,35 @@ func TestOracleTrainGradients(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthorsCheckpointLayout loads a state dict as the authors' runner saves it (a
+// DataParallel model: every key under "module.") the way a released checkpoint such as
+// scan_hardest.pth is loaded: detected as a fine-tuned Point-MAE, keys mapped, every
+// tensor used.
+func TestAuthorsCheckpointLayout(t *testing.T) {
+	m, _ := oracleDAPT(t, "mean", false)
+	sd, err := checkpoint.ReadPTH(fixtures+"dapt_mean.pth", "base_model")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dp := checkpoint.NewStateDict()
+	for _, k := range sd.Keys {
+		dp.Set("module."+k, sd.Tensors[k])
+	}
+	if got := checkpoint.DetectFormat(dp); got != checkpoint.LayoutPointMAEFinetuned {
+		t.Fatalf("layout %q, want %q", got, checkpoint.LayoutPointMAEFinetuned)
+	}
+	for _, p := range m.Params() {
+		clear(p.Data)
+	}
+	rep, err := nn.LoadState(m, checkpoint.MapKeys(dp, checkpoint.LayoutPointMAEFinetuned))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Missing)+len(rep.Unexpected) > 0 || len(rep.Loaded) != len(sd.Keys) {
+		t.Fatalf("loaded %d of %d, missing %v unexpected %v", len(rep.Loaded), len(sd.Keys), rep.Missing, rep.Unexpected)
+	}
+	for _, p := range m.Params() {
+		oracletest.RelClose(t, p.Name(), p.Data, sd.Tensors[p.Name()].F32, 0)
+	}
+}
