@@ -9,8 +9,14 @@ import (
 )
 
 // TestAuthorsParameterCounts builds the authors' full-size configurations (ViT-S,
-// 12×384) and checks the trainable and total counts, per module kind too. The paper and
-// the README say 1.1 M for both: 1,087,771 and 1,069,716 round to it.
+// 12×384) and checks the trainable and total counts, per module kind too; the oracle
+// (tools/oracle/dapt.py) asserts the same numbers on the authors' module tree. The paper
+// and the README say 1.1 M for both, head included as every peer counts: 1,087,771 and
+// 1,069,716 round to it. They differ by the adapters' rank (64 vs 72: +74 k) and the head's
+// input (cls, prompt mean and patch max, 3·384, vs cls and patch max, 2·384: −92 k with
+// 15 vs 40 classes). Of ModelNet40's, 768 are the last block's prompt TFTS, which that
+// head never reads (they get a zero gradient). PB_T50_RS's total exceeds Point-MAE's
+// 22,093,327 by what DAPT adds: adapters 609,036, TFTS 112,128, the wider head 98,304.
 func TestAuthorsParameterCounts(t *testing.T) {
 	for _, tc := range []struct {
 		name             string
