@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/pointpeft/pointpeft/peft"
+	_ "github.com/pointpeft/pointpeft/peft/dapt"
 	_ "github.com/pointpeft/pointpeft/peft/idpt"
 	_ "github.com/pointpeft/pointpeft/peft/pointgst"
 	_ "github.com/pointpeft/pointpeft/peft/pointlora"
@@ -139,7 +140,7 @@ func TestIsolated(t *testing.T) {
 // TestPeerMethodRows: every registered method gets a training and an inference row,
 // without a reference, and both run.
 func TestPeerMethodRows(t *testing.T) {
-	for _, name := range []string{"pointlora-train-pb", "pointlora-infer-pb", "pointgst-train-pb", "pointgst-infer-pb", "idpt-train-pb", "idpt-infer-pb"} {
+	for _, name := range []string{"pointlora-train-pb", "pointlora-infer-pb", "pointgst-train-pb", "pointgst-infer-pb", "idpt-train-pb", "idpt-infer-pb", "dapt-train-pb", "dapt-infer-pb"} {
 		c := tiny(t, name)
 		if !c.NoReference {
 			t.Errorf("%s has a reference", name)

@@ -204,7 +204,7 @@ func TestPeerMethodsEndToEnd(t *testing.T) {
 	if err := pcio.WriteNPY(cloud, pts, []int{256, 3}); err != nil {
 		t.Fatal(err)
 	}
-	for _, method := range []string{"pointlora", "pointgst", "idpt"} {
+	for _, method := range []string{"pointlora", "pointgst", "idpt", "dapt"} {
 		t.Run(method, func(t *testing.T) {
 			run := filepath.Join(dir, method)
 			// PointGST's local graphs take 32 tokens: 32 groups of 16.
@@ -245,7 +245,7 @@ func TestAdapterEqualsFullCheckpoint(t *testing.T) {
 	if err := pcio.WriteNPY(cloud, pts, []int{256, 3}); err != nil {
 		t.Fatal(err)
 	}
-	for _, method := range []string{"point-peft", "bitfit", "pointlora", "idpt"} {
+	for _, method := range []string{"point-peft", "bitfit", "pointlora", "idpt", "dapt"} {
 		run := filepath.Join(dir, method)
 		args := []string{"finetune", "--backbone", bb, "--out", run, "--method", method, "--data", "shapes:64:28", "--points", "256",
 			"--groups", "32", "--group-size", "16", "--epochs", "2", "--warmup", "0", "--batch", "16", "--prompts", "4", "-v=false"}

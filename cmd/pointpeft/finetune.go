@@ -21,7 +21,7 @@ func init() { register(newFinetuneCmd) }
 func specFlags(fs *pflag.FlagSet, s *train.Spec) {
 	fs.StringVar(&s.Backbone, "backbone", s.Backbone, "pre-trained backbone: an official Point-MAE/Point-BERT .pth or a pointpeft .safetensors (default: the shipped backbone)")
 	fs.StringVar(&s.Data, "data", s.Data, "data source (see above)")
-	fs.StringVar(&s.Method, "method", s.Method, "fine-tuning method: point-peft, full, linear, bitfit, pointlora, pointgst (pointpeft methods lists them)")
+	fs.StringVar(&s.Method, "method", s.Method, "fine-tuning method: point-peft, full, linear, bitfit, idpt, dapt, pointgst, pointlora (pointpeft methods lists them)")
 	fs.IntVar(&s.Points, "points", s.Points, "points per cloud (default: the data set's reference, 1024; ScanObjectNN 2048)")
 	fs.IntVar(&s.Groups, "groups", s.Groups, "groups per cloud (default: the data set's reference, 64; ScanObjectNN 128)")
 	fs.IntVar(&s.GroupSize, "group-size", s.GroupSize, "points per group (default 32)")

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	// The peer methods register themselves with peft when imported.
+	_ "github.com/pointpeft/pointpeft/peft/dapt"
 	_ "github.com/pointpeft/pointpeft/peft/idpt"
 	_ "github.com/pointpeft/pointpeft/peft/pointgst"
 	_ "github.com/pointpeft/pointpeft/peft/pointlora"

@@ -243,15 +243,22 @@ def run_peft(model, pts, labels, cp_feat, bank, dtype=torch.float32):
     logits = m(pts, cp_feat)
     loss = F.cross_entropy(logits, labels)
     loss.backward()
+    grads, nograd = trainable_grads(m)
+    return ev, {"logits": logits.detach(), "loss": loss.detach()}, grads, bn_buffers(m), nograd
+
+
+def trainable_grads(model):
+    """The gradient of every trainable parameter by name, zeros where autograd left
+    None, and the names of those."""
     grads, nograd = {}, []
-    for n, p in m.named_parameters():
+    for n, p in model.named_parameters():
         if p.requires_grad:
             if p.grad is None:
                 nograd.append(n)
                 grads[n] = torch.zeros_like(p)
             else:
                 grads[n] = p.grad.detach().clone()
-    return ev, {"logits": logits.detach(), "loss": loss.detach()}, grads, bn_buffers(m), nograd
+    return grads, nograd
 
 
 # ----------------------------------------------------------------------------
