@@ -14,7 +14,7 @@
 #   EPOCHS (10)   WARMUP (the reference's 10 of 300 epochs scaled to the budget, at least 1)
 #   LRS ("5e-4": each is run; the tables keep the best on validation)
 #   SEEDS ("1 2 3": full and point-peft-fixed)   SEEDS_ONE ("1": the other rows)
-#   ROWS ("full linear bitfit point-peft-fixed point-peft-faithful")
+#   ROWS ("full linear bitfit point-peft-fixed point-peft-faithful idpt dapt pointgst pointlora")
 #   VAL (0.2: held-out fraction)  VAL_SEED (0)   BATCH (32)   POINTS (1024)
 #   NUM_GROUPS (64)   GROUP_SIZE (32)   TIME_LIMIT (none; e.g. 5h: stop cleanly, rerun to continue)
 set -euo pipefail
@@ -26,7 +26,7 @@ warmup=${WARMUP:-$(( (epochs * 10 + 299) / 300 ))}
 lrs=${LRS:-5e-4}
 seeds=${SEEDS:-1 2 3}
 seeds_one=${SEEDS_ONE:-1}
-rows=${ROWS:-full linear bitfit point-peft-fixed point-peft-faithful}
+rows=${ROWS:-full linear bitfit point-peft-fixed point-peft-faithful idpt dapt pointgst pointlora}
 mkdir -p "$out/modelnet40"
 bin=$out/pointpeft
 go build -o "$bin" ./cmd/pointpeft

@@ -53,11 +53,12 @@ func main() {
 }
 
 // rowOrder is the order of the tables' rows; other rows follow by name.
-var rowOrder = []string{"full", "linear", "bitfit", "point-peft-fixed", "point-peft-faithful"}
+var rowOrder = []string{"full", "linear", "bitfit", "point-peft-fixed", "point-peft-faithful", "idpt", "dapt", "pointgst", "pointlora"}
 
 var rowNames = map[string]string{
 	"full": "full fine-tuning", "linear": "linear probing", "bitfit": "BitFit",
 	"point-peft-fixed": "Point-PEFT, `fixed`", "point-peft-faithful": "Point-PEFT, `faithful`",
+	"idpt": "IDPT", "dapt": "DAPT", "pointgst": "PointGST, `fixed`", "pointlora": "PointLoRA, `fixed`",
 }
 
 func sortRows(rows []string) {
