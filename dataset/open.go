@@ -92,6 +92,17 @@ func Open(spec, split string, opts OpenOptions) (*InMemory, error) {
 	return Preload(ds, 0)
 }
 
+// OpenSplits opens the training and test splits of spec (Open).
+func OpenSplits(spec string, opts OpenOptions) (train, test *InMemory, err error) {
+	if train, err = Open(spec, "train", opts); err != nil {
+		return nil, nil, err
+	}
+	if test, err = Open(spec, "test", opts); err != nil {
+		return nil, nil, err
+	}
+	return train, test, nil
+}
+
 // ClassNames resolves a class list by name (modelnet40, scanobjectnn, shapes) or reads
 // it from a file with one name per line.
 func ClassNames(s string) ([]string, error) {

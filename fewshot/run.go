@@ -66,11 +66,7 @@ func Run(ctx context.Context, spec train.Spec, o RunOptions) (*Summary, error) {
 		return nil, err
 	}
 	open := dataset.OpenOptions{NumPoints: spec.Points}
-	trainSet, err := dataset.Open(spec.Data, "train", open)
-	if err != nil {
-		return nil, err
-	}
-	testSet, err := dataset.Open(spec.Data, "test", open)
+	trainSet, testSet, err := dataset.OpenSplits(spec.Data, open)
 	if err != nil {
 		return nil, err
 	}

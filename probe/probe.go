@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -160,7 +161,7 @@ func SelectLambda(x *mat.Dense, y []int, classes int, cfg Config) (lambdas, acc 
 	if len(lambdas) == 0 {
 		lambdas = slices.Clone(DefaultLambdas)
 	}
-	slices.SortFunc(lambdas, func(a, b float64) int { return -cmpFloat(a, b) })
+	slices.SortFunc(lambdas, func(a, b float64) int { return cmp.Compare(b, a) })
 	k := cfg.Folds
 	if k == 0 {
 		k = 3
@@ -201,16 +202,6 @@ func SelectLambda(x *mat.Dense, y []int, classes int, cfg Config) (lambdas, acc 
 		}
 	}
 	return lambdas, acc, nil
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // rows copies the rows idx of x.

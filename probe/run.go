@@ -45,11 +45,7 @@ type Report struct {
 func Run(ctx context.Context, o Options, w io.Writer) (*Report, error) {
 	ref := dataset.Reference(o.Data)
 	points, groups, size := or(o.Points, ref.Points), or(o.Groups, ref.Groups), or(o.GroupSize, ref.GroupSize)
-	trainSet, err := dataset.Open(o.Data, "train", dataset.OpenOptions{NumPoints: points})
-	if err != nil {
-		return nil, err
-	}
-	testSet, err := dataset.Open(o.Data, "test", dataset.OpenOptions{NumPoints: points})
+	trainSet, testSet, err := dataset.OpenSplits(o.Data, dataset.OpenOptions{NumPoints: points})
 	if err != nil {
 		return nil, err
 	}

@@ -48,11 +48,7 @@ func Demo(ctx context.Context, spec DemoSpec, dir string, log *slog.Logger, prog
 	shapes := dataset.DefaultShapesConfig()
 	shapes.Train, shapes.Test = spec.Train, spec.Test
 	open := dataset.OpenOptions{NumPoints: spec.Points, Shapes: shapes}
-	trainSet, err := dataset.Open(spec.Data, "train", open)
-	if err != nil {
-		return nil, err
-	}
-	testSet, err := dataset.Open(spec.Data, "test", open)
+	trainSet, testSet, err := dataset.OpenSplits(spec.Data, open)
 	if err != nil {
 		return nil, err
 	}

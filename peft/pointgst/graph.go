@@ -1,6 +1,7 @@
 package pointgst
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"runtime"
@@ -67,18 +68,8 @@ func zOrder(xyz []float32) []int {
 		keys[i] = mortonKey(c(1), c(0), c(2))
 		order[i] = i
 	}
-	slices.SortStableFunc(order, func(a, b int) int { return cmpInt64(keys[a], keys[b]) })
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(keys[a], keys[b]) })
 	return order
-}
-
-func cmpInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // mortonKey interleaves the 16 low bits of x, y, z (two's complement, so negative

@@ -17,6 +17,7 @@ package pointgst
 
 import (
 	"fmt"
+	"github.com/pointpeft/pointpeft/peft"
 	"math/rand/v2"
 	"strings"
 
@@ -25,20 +26,18 @@ import (
 	"github.com/pointpeft/pointpeft/tensor"
 )
 
-// Mode selects between the authors' released computation and the corrected one. It
-// is its own type, not peft.Mode, so that peft can list this method without an import
-// cycle; the values are the same words.
-type Mode string
+// Mode selects between the authors' released computation and the corrected one.
+type Mode = peft.Mode
 
 const (
 	// Faithful is the released code: the "Fourier transform" multiplies by U instead
 	// of Uᵀ (the authors kept it to reproduce their paper), and the graph scale s is
 	// the smallest pairwise distance over the whole batch, so a cloud's logits depend
 	// on the other clouds of its batch.
-	Faithful Mode = "faithful"
+	Faithful = peft.Faithful
 	// Fixed transforms with Uᵀ (coefficients on the eigenvectors) and scales every
 	// graph by its own smallest distance.
-	Fixed Mode = "fixed"
+	Fixed = peft.Fixed
 )
 
 // Config holds PointGST's hyper-parameters.

@@ -18,7 +18,7 @@ func init() {
 		Summary: "PointGST (TPAMI 2025): spectral adapters over graph Fourier bases of the token neighbourhoods",
 		Modes:   []peft.Mode{peft.Fixed, peft.Faithful},
 		New: func(bb *model.PointTransformer, mode peft.Mode, rng *rand.Rand) (peft.Classifier, error) {
-			return New(bb, ScanObjectNN(Mode(mode)), rng)
+			return New(bb, ScanObjectNN(mode), rng)
 		},
 		Trains: Trains,
 	})

@@ -2,6 +2,7 @@ package pointlora
 
 import (
 	"fmt"
+	"github.com/pointpeft/pointpeft/peft"
 	"math"
 	"strings"
 
@@ -11,15 +12,15 @@ import (
 // Mode selects between the released forward pass and the intended one. They differ only
 // where the backbone has fewer point tokens than the released code's hard-coded 128
 // (ModelNet40's 64×32 grouping); on PB_T50_RS (128×32) they are the same model.
-type Mode string
+type Mode = peft.Mode
 
 const (
 	// Faithful applies the point-token prompt MLP to tokens 1…128, as the released
 	// TransformerEncoder does whatever the grouping: with 64 point tokens it reaches the
 	// 40 selected tokens as well, which then get both prompt MLPs.
-	Faithful Mode = "faithful"
+	Faithful = peft.Faithful
 	// Fixed applies it to the backbone's point tokens only.
-	Fixed Mode = "fixed"
+	Fixed = peft.Fixed
 )
 
 // Scale is one token-selection scale: the cloud grouped into Groups neighbourhoods of

@@ -19,7 +19,7 @@ func init() {
 		Modes:   []peft.Mode{peft.Fixed, peft.Faithful},
 		New: func(bb *model.PointTransformer, mode peft.Mode, rng *rand.Rand) (peft.Classifier, error) {
 			cfg := ScanObjectNN()
-			cfg.Mode = Mode(mode)
+			cfg.Mode = mode
 			return New(bb, cfg, rng)
 		},
 		Trains: Trains,
