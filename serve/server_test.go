@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math"
 	"net"
@@ -382,8 +383,9 @@ func TestModelsShareTheBackbone(t *testing.T) {
 	byName := func(name string) map[string]*float32 {
 		out := map[string]*float32{}
 		for _, p := range ms[name].pred.Net.Params() {
-			if !p.RequiresGrad() && len(p.Data) > 0 {
-				out[p.Name()] = &p.Data[0]
+			// By name and size: PointLoRA's gates take the names of the weights they scale.
+			if !p.RequiresGrad() && len(p.Data) > 1 {
+				out[fmt.Sprint(p.Name(), p.Shape())] = &p.Data[0]
 			}
 		}
 		return out
@@ -398,7 +400,7 @@ func TestModelsShareTheBackbone(t *testing.T) {
 			shared++
 		}
 	}
-	if shared < 15 { // 18 on the tiny model: the token encoder, positional MLP and more
+	if shared < 12 { // 14 on the tiny model: the token encoder, positional MLP, MLP weights
 		t.Errorf("only %d frozen tensors in common", shared)
 	}
 }
