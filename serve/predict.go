@@ -195,7 +195,7 @@ func (s *Server) readCloud(w http.ResponseWriter, r *http.Request) (pcio.Cloud, 
 			c.Points = append(c.Points, p...)
 		}
 	} else if c, err = pcio.DecodeCloud(body, format); err != nil {
-		return pcio.Cloud{}, badInput("%s: %v", format, err)
+		return pcio.Cloud{}, badInput("%v", err) // pcio names the format
 	}
 	if c.Len() > s.opt.MaxPoints {
 		return pcio.Cloud{}, tooManyPoints(c.Len(), s.opt.MaxPoints)
