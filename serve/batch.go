@@ -30,12 +30,16 @@ type batcher struct {
 	wait  time.Duration
 	queue chan job
 	stop  chan struct{}
-	// observe reports each forward pass's size and the queue left behind it.
+	// observe reports each forward pass's size (0 when a cloud is queued) and the
+	// clouds left waiting.
 	observe func(size, queued int)
 }
 
 func newBatcher(p *predict.Predictor, max int, wait time.Duration, observe func(size, queued int)) *batcher {
 	b := &batcher{pred: p, max: max, wait: wait, queue: make(chan job, 4*max), stop: make(chan struct{}), observe: observe}
+	if b.observe == nil {
+		b.observe = func(int, int) {}
+	}
 	go b.loop()
 	return b
 }
@@ -45,6 +49,7 @@ func (b *batcher) do(ctx context.Context, cloud []float32) result {
 	j := job{cloud: cloud, done: make(chan result, 1)}
 	select {
 	case b.queue <- j:
+		b.observe(0, len(b.queue))
 	case <-b.stop:
 		// The model was replaced after this request found it: run it alone.
 		l, err := safeLogits(b.pred, cloud, 1)
@@ -59,9 +64,6 @@ func (b *batcher) do(ctx context.Context, cloud []float32) result {
 		return result{err: ctx.Err()}
 	}
 }
-
-// depth is the number of clouds waiting.
-func (b *batcher) depth() int { return len(b.queue) }
 
 func (b *batcher) close() { close(b.stop) }
 
@@ -110,9 +112,7 @@ func (b *batcher) run(jobs []job) {
 	for _, j := range jobs {
 		clouds = append(clouds, j.cloud...)
 	}
-	if b.observe != nil {
-		b.observe(len(jobs), len(b.queue))
-	}
+	b.observe(len(jobs), len(b.queue))
 	logits, err := safeLogits(b.pred, clouds, len(jobs))
 	k := len(b.pred.Classes)
 	for i, j := range jobs {

@@ -198,7 +198,9 @@ func (s *Server) startBatcher(m *Model) {
 	}
 	name := m.Name
 	m.batch = newBatcher(m.pred, max, s.opt.MaxWait, func(size, queued int) {
-		s.met.batch.WithLabelValues(name).Observe(float64(size))
+		if size > 0 {
+			s.met.batch.WithLabelValues(name).Observe(float64(size))
+		}
 		s.met.queue.WithLabelValues(name).Set(float64(queued))
 	})
 }
