@@ -41,7 +41,7 @@ func main() {
 	adapter := flag.String("adapter", "runs/demo/point-peft/adapter.safetensors", "the adapter file to serve copies of")
 	backbone := flag.String("backbone", "", "its backbone (default: the shipped one)")
 	duration := flag.Duration("duration", 3*time.Second, "time per cell")
-	conc := flag.String("concurrency", "1,8,32", "client counts")
+	conc := flag.String("concurrency", "1,8,32", "client counts (empty: skip the throughput table)")
 	memCounts := flag.String("memory", "1,10,100", "adapter counts for the memory table, starting with 1 (empty: skip)")
 	points := flag.Int("points", 1024, "points per request cloud")
 	flag.Parse()
@@ -54,9 +54,14 @@ func main() {
 	}
 	body := cloud(*points)
 	fmt.Printf("GOMAXPROCS %d, %d CPUs, adapter %s, %d-point clouds, %v per cell\n\n", runtime.GOMAXPROCS(0), runtime.NumCPU(), *adapter, *points, *duration)
-	fmt.Println("| models | batching | clients | requests/s | p50 ms | p99 ms | mean batch |")
-	fmt.Println("|---:|---|---:|---:|---:|---:|---:|")
+	if len(cs) > 0 {
+		fmt.Println("| models | batching | clients | requests/s | p50 ms | p99 ms | mean batch |")
+		fmt.Println("|---:|---|---:|---:|---:|---:|---:|")
+	}
 	for _, models := range []int{1, 4} {
+		if len(cs) == 0 {
+			break
+		}
 		for _, batched := range []bool{true, false} {
 			dir := copies(*adapter, models)
 			maxBatch := 16
