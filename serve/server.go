@@ -175,6 +175,15 @@ func (s *Server) Reload() error {
 		}
 		s.opt.Log.Info("model loaded", "name", c.name, "method", m.Method, "file", c.rel, "batched", m.Batched)
 	}
+	present := map[string]bool{}
+	for _, c := range found {
+		present[c.rel] = true
+	}
+	for rel := range s.failed {
+		if !present[rel] {
+			delete(s.failed, rel)
+		}
+	}
 	for name, m := range old {
 		if _, ok := next[name]; !ok {
 			retired = append(retired, m)
