@@ -59,6 +59,12 @@ func classNames(prefix string, n int) []string {
 // (seeded), and writes the adapter file path, as a run would.
 func writeAdapter(t testing.TB, backbone, path string, method peft.Method, mode peft.Mode, classes []string, seed uint64) {
 	t.Helper()
+	writeModel(t, backbone, path, method, mode, classes, seed, true)
+}
+
+// writeModel is writeAdapter, or with adapterOnly false a full checkpoint.
+func writeModel(t testing.TB, backbone, path string, method peft.Method, mode peft.Mode, classes []string, seed uint64, adapterOnly bool) {
+	t.Helper()
 	bb, _, err := train.LoadBackbone(backbone, len(classes), tinyCfg.NumGroup, tinyCfg.GroupSize)
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +84,7 @@ func writeAdapter(t testing.TB, backbone, path string, method peft.Method, mode 
 			}
 		}
 	}
-	sd, err := m.StateDict(true)
+	sd, err := m.StateDict(adapterOnly)
 	if err != nil {
 		t.Fatal(err)
 	}

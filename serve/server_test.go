@@ -25,8 +25,13 @@ import (
 
 // testServer is a server over a fresh adapters directory holding a fixed-mode
 // Point-PEFT adapter "pe" (classes a0..a3), a faithful one "pe-faithful" in a run
-// directory, and a PointLoRA adapter "lora" (classes b0..b4).
+// directory, and a PointLoRA adapter "lora" (classes b0..b4); with full, also a run
+// directory "full" holding only a full BitFit checkpoint (classes c0..c2).
 func testServer(t *testing.T, opt Options) (*Server, string, string) {
+	return testServerWith(t, opt, false)
+}
+
+func testServerWith(t *testing.T, opt Options, full bool) (*Server, string, string) {
 	t.Helper()
 	root := t.TempDir()
 	bb := writeBackbone(t, root)
@@ -37,6 +42,10 @@ func testServer(t *testing.T, opt Options) (*Server, string, string) {
 	writeAdapter(t, bb, filepath.Join(dir, "pe.safetensors"), peft.MethodPointPEFT, peft.Fixed, classNames("a", 4), 1)
 	writeAdapter(t, bb, filepath.Join(dir, "pe-faithful", runAdapter), peft.MethodPointPEFT, peft.Faithful, classNames("a", 4), 2)
 	writeAdapter(t, bb, filepath.Join(dir, "lora.safetensors"), "pointlora", "", classNames("b", 5), 3)
+	if full {
+		must(t, os.MkdirAll(filepath.Join(dir, "full"), 0o755))
+		writeModel(t, bb, filepath.Join(dir, "full", runBest), peft.MethodBitFit, "", classNames("c", 3), 4, false)
+	}
 	opt.Backbone, opt.Adapters = bb, dir
 	s, err := New(opt)
 	if err != nil {
@@ -66,7 +75,7 @@ func post(t testing.TB, h http.Handler, url, ctype string, body []byte) (*httpte
 // TestAPI checks the model list and that an answer over HTTP is the one predict
 // gives for the same file loaded on its own (no shared backbone, no batching).
 func TestAPI(t *testing.T) {
-	s, bb, dir := testServer(t, Options{})
+	s, bb, dir := testServerWith(t, Options{}, true)
 	rec := httptest.NewRecorder()
 	s.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/models", nil))
 	var list modelList
@@ -77,7 +86,7 @@ func TestAPI(t *testing.T) {
 	for _, m := range list.Models {
 		names = append(names, m.Name)
 	}
-	if !slices.Equal(names, []string{"lora", "pe", "pe-faithful"}) || len(list.Errors) > 0 {
+	if !slices.Equal(names, []string{"full", "lora", "pe", "pe-faithful"}) || len(list.Errors) > 0 {
 		t.Fatalf("models %v, errors %v", names, list.Errors)
 	}
 	for _, m := range list.Models {
@@ -88,7 +97,7 @@ func TestAPI(t *testing.T) {
 			t.Errorf("%s: batched %v, want %v (faithful Point-PEFT depends on its batch)", m.Name, m.Batched, want)
 		}
 	}
-	if list.Models[0].Method != "pointlora" || list.Models[1].Mode != "fixed" || list.Models[2].Mode != "faithful" {
+	if list.Models[0].File != "full/best.safetensors" || list.Models[1].Method != "pointlora" || list.Models[2].Mode != "fixed" || list.Models[3].Mode != "faithful" {
 		t.Errorf("methods/modes: %+v", list.Models)
 	}
 
@@ -97,7 +106,7 @@ func TestAPI(t *testing.T) {
 	if err := os.WriteFile(cloudFile, body, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range []struct{ name, file string }{{"pe", "pe.safetensors"}, {"pe-faithful", "pe-faithful/adapter.safetensors"}, {"lora", "lora.safetensors"}} {
+	for _, tc := range []struct{ name, file string }{{"pe", "pe.safetensors"}, {"pe-faithful", "pe-faithful/adapter.safetensors"}, {"lora", "lora.safetensors"}, {"full", "full/best.safetensors"}} {
 		p, err := predict.Load(predict.Options{Checkpoint: filepath.Join(dir, tc.file), Backbone: bb, Normalize: true})
 		if err != nil {
 			t.Fatal(err)
@@ -150,7 +159,7 @@ func TestAPI(t *testing.T) {
 		}
 		if path == "/metrics" {
 			for _, series := range []string{`pointpeft_serve_requests_total{code="200",model="pe"}`, `pointpeft_serve_request_seconds_bucket{model="lora"`,
-				`pointpeft_serve_batch_size_bucket{model="pe"`, "pointpeft_serve_queue_depth", "pointpeft_serve_models 3"} {
+				`pointpeft_serve_batch_size_bucket{model="pe"`, "pointpeft_serve_queue_depth", "pointpeft_serve_models 4"} {
 				if !strings.Contains(rec.Body.String(), series) {
 					t.Errorf("metrics lack %s", series)
 				}
@@ -190,11 +199,17 @@ func TestBadInput(t *testing.T) {
 			t.Errorf("%s: %d %s, want %d with %q", tc.name, rec.Code, rec.Body, tc.code, tc.msg)
 		}
 	}
+	// A prediction over the time limit is answered 503 with a Retry-After.
+	slow, _, _ := testServer(t, Options{RequestTimeout: time.Nanosecond})
+	rec, _ := post(t, slow, "/v1/models/pe/predict", "application/x-npy", testCloud(t, 300, 1))
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
+		t.Errorf("timeout: %d %s, Retry-After %q", rec.Code, rec.Body, rec.Header().Get("Retry-After"))
+	}
 	// A full house is refused with 429 and a Retry-After.
 	for range cap(s.slots) {
 		s.slots <- struct{}{}
 	}
-	rec, _ := post(t, s, "/v1/models/pe/predict", "application/x-npy", testCloud(t, 300, 1))
+	rec, _ = post(t, s, "/v1/models/pe/predict", "application/x-npy", testCloud(t, 300, 1))
 	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "" {
 		t.Errorf("overloaded: %d, Retry-After %q", rec.Code, rec.Header().Get("Retry-After"))
 	}
