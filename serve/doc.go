@@ -4,7 +4,8 @@
 // loaded onto one copy of the backbone's weights (train.SharedBackbone). Models follow
 // their files: a new, changed or removed file is loaded or dropped in the background
 // and swapped in whole, so a request sees the old model or the new one, never half of
-// one.
+// one. Adapters of registered methods load when the program links them (cmd/pointpeft
+// imports PointLoRA and PointGST; a program of its own imports what it serves).
 //
 // Concurrent requests for a model are gathered into micro-batches (at most
 // Options.MaxBatch clouds, waiting at most Options.MaxWait for more) when the model's
