@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -33,8 +32,8 @@ type Options struct {
 	// most points (mesh vertices) a request may hold (default 1,000,000).
 	MaxBody   int64
 	MaxPoints int
-	// MaxInFlight is how many predictions may be answered at once (default 8 per
-	// CPU); more are refused with 429 and a Retry-After.
+	// MaxInFlight is how many predictions may be answered at once (default 64);
+	// more are refused with 429 and a Retry-After.
 	MaxInFlight int
 	// RequestTimeout bounds one prediction, queueing included (default 30s).
 	RequestTimeout time.Duration
@@ -59,7 +58,7 @@ func (o Options) withDefaults() Options {
 		o.MaxPoints = 1_000_000
 	}
 	if o.MaxInFlight <= 0 {
-		o.MaxInFlight = 8 * runtime.GOMAXPROCS(0)
+		o.MaxInFlight = 64
 	}
 	if o.RequestTimeout <= 0 {
 		o.RequestTimeout = 30 * time.Second
