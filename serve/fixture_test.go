@@ -24,9 +24,15 @@ var tinyCfg = model.Config{Arch: "point-mae", TransDim: 24, Depth: 2, Heads: 6, 
 // writeBackbone writes a random tiny pre-trained backbone (no head) to dir.
 func writeBackbone(t testing.TB, dir string) string {
 	t.Helper()
+	return writeBackboneSeed(t, dir, 5)
+}
+
+// writeBackboneSeed is writeBackbone with other random weights.
+func writeBackboneSeed(t testing.TB, dir string, seed uint64) string {
+	t.Helper()
 	cfg := tinyCfg
 	cfg.Classes = 2
-	m, err := model.New(cfg, rand.New(rand.NewPCG(5, 5)))
+	m, err := model.New(cfg, rand.New(rand.NewPCG(seed, 5)))
 	if err != nil {
 		t.Fatal(err)
 	}

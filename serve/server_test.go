@@ -306,6 +306,16 @@ func TestReloadIsAtomic(t *testing.T) {
 	if !strings.Contains(list.Errors["pe"], "pe.safetensors") {
 		t.Errorf("load errors %v", list.Errors)
 	}
+	// An adapter trained on another backbone is refused with both hashes named.
+	other := writeBackboneSeed(t, t.TempDir(), 6)
+	writeAdapter(t, other, filepath.Join(dir, "alien.safetensors"), "pointlora", "", classNames("z", 2), 5)
+	must(t, s.Reload())
+	rec = httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/models", nil))
+	must(t, json.Unmarshal(rec.Body.Bytes(), &list))
+	if !strings.Contains(list.Errors["alien"], "was trained on backbone") {
+		t.Errorf("an adapter of another backbone: errors %v", list.Errors)
+	}
 	must(t, os.Remove(target))
 	must(t, os.Rename(b, filepath.Join(dir, "new.safetensors")))
 	must(t, s.Reload())
