@@ -58,8 +58,17 @@ func ReadCloud(path string) (Cloud, error) {
 	if err != nil {
 		return Cloud{}, err
 	}
-	var c Cloud
-	switch ext := strings.ToLower(filepath.Ext(path)); ext {
+	c, err := DecodeCloud(b, filepath.Ext(path))
+	if err != nil {
+		return Cloud{}, fmt.Errorf("read %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// DecodeCloud decodes a point cloud or mesh held in memory; format is a file
+// extension ReadCloud knows, with or without its dot (npy, txt, xyz, ply, off, pcd).
+func DecodeCloud(b []byte, format string) (c Cloud, err error) {
+	switch ext := "." + strings.TrimPrefix(strings.ToLower(format), "."); ext {
 	case ".npy":
 		c, err = decodeNPYCloud(b)
 	case ".txt", ".xyz":
@@ -73,10 +82,7 @@ func ReadCloud(path string) (Cloud, error) {
 	default:
 		err = fmt.Errorf("%w file extension %q", ErrUnsupported, ext)
 	}
-	if err != nil {
-		return Cloud{}, fmt.Errorf("read %s: %w", path, err)
-	}
-	return c, nil
+	return c, err
 }
 
 // SupportedExt reports whether ReadCloud can read files with this extension.

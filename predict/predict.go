@@ -7,6 +7,7 @@ package predict
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -159,20 +160,38 @@ func (p *Predictor) loadOurs(sd *checkpoint.StateDict, opt Options) error {
 	if opt.Classes != nil && !slices.Equal(opt.Classes, m.Classes) {
 		return fmt.Errorf("read %s: the model's classes are its own (%d: %s ...); do not name others", opt.Checkpoint, len(m.Classes), m.Classes[0])
 	}
-	p.Net, p.Classes, p.Kind = m.Net, m.Classes, "pointpeft "+string(m.Method)+" model"
 	if m.PEFT != nil {
 		if opt.Mode != "" {
 			m.PEFT.Cfg.Mode = opt.Mode
 		}
-		p.Mode = m.PEFT.Cfg.Mode
 		if opt.Bank != "" {
 			if m.PEFT.Bank, err = peft.LoadBank(opt.Bank, m.Backbone.Cfg.TransDim, m.BackboneHash); err != nil {
 				return err
 			}
 		}
 	}
-	p.Points = 16 * m.Backbone.Cfg.NumGroup
+	p.fromModel(m)
 	return nil
+}
+
+// FromModel is the predictor of a model already loaded (e.g. an adapter on a
+// train.SharedBackbone), fed Points = 16 per group; opt's Normalize and Batch apply,
+// the rest names files and is ignored.
+func FromModel(m *train.Model, opt Options) *Predictor {
+	p := &Predictor{normalize: opt.Normalize, batch: orDefault(opt.Batch, 32)}
+	p.fromModel(m)
+	if p.Mode == peft.Faithful {
+		p.batch = 1
+	}
+	return p
+}
+
+func (p *Predictor) fromModel(m *train.Model) {
+	p.Net, p.Classes, p.Kind = m.Net, m.Classes, "pointpeft "+string(m.Method)+" model"
+	if m.PEFT != nil {
+		p.Mode = m.PEFT.Cfg.Mode
+	}
+	p.Points = 16 * m.Backbone.Cfg.NumGroup
 }
 
 // loadClassifier restores an official fine-tuned Point-MAE / Point-BERT classifier.
@@ -343,26 +362,37 @@ func (p *Predictor) ReadCloud(path string) (pts []float32, sampler string, err e
 	if err != nil {
 		return nil, "", err
 	}
+	return p.PrepareCloud(c, path)
+}
+
+// PrepareCloud brings a cloud or mesh already read to p.Points points, as ReadCloud
+// does; name names it in errors.
+func (p *Predictor) PrepareCloud(c pcio.Cloud, name string) (pts []float32, sampler string, err error) {
 	n := p.Points
+	for i, v := range c.Points {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return nil, "", fmt.Errorf("%s: point %d has non-finite coordinate %v", name, i/3, v)
+		}
+	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	switch {
 	case c.IsMesh():
 		sampler = "surface"
 		if pts, err = dataset.SampleSurface(c.Points, c.Faces, n, rng); err != nil {
-			return nil, "", fmt.Errorf("%s: %w", path, err)
+			return nil, "", fmt.Errorf("%s: %w", name, err)
 		}
 	case c.Len() == 0:
-		return nil, "", fmt.Errorf("%s: no points", path)
+		return nil, "", fmt.Errorf("%s: no points", name)
 	case c.Len() == n:
 		pts, sampler = c.Points, "as stored"
 	case c.Len() > n:
 		sampler = "fps"
 		idx, err := geom.FPS(c.Points, 1, c.Len(), n)
 		if err != nil {
-			return nil, "", fmt.Errorf("%s: %w", path, err)
+			return nil, "", fmt.Errorf("%s: %w", name, err)
 		}
 		if pts, err = geom.Gather(c.Points, 1, c.Len(), idx, n); err != nil {
-			return nil, "", fmt.Errorf("%s: %w", path, err)
+			return nil, "", fmt.Errorf("%s: %w", name, err)
 		}
 	default:
 		sampler = "resampled"
@@ -374,7 +404,7 @@ func (p *Predictor) ReadCloud(path string) (pts []float32, sampler string, err e
 	}
 	if p.normalize {
 		if err := geom.NormalizeUnitSphere(pts, 1, n); err != nil {
-			return nil, "", fmt.Errorf("%s: %w", path, err)
+			return nil, "", fmt.Errorf("%s: %w", name, err)
 		}
 	}
 	return pts, sampler, nil
@@ -422,25 +452,32 @@ func (p *Predictor) PredictFiles(paths []string, top int) ([]Prediction, error) 
 		return nil, err
 	}
 	k := len(p.Classes)
+	preds := make([]Prediction, len(paths))
+	for i, f := range paths {
+		preds[i] = p.Rank(logits[i*k:(i+1)*k], top)
+		preds[i].File, preds[i].Sampler = f, samplers[i]
+	}
+	return preds, nil
+}
+
+// Rank turns one cloud's logits into its class and its top classes by probability
+// (top < 1 or more than the classes: all).
+func (p *Predictor) Rank(row []float32, top int) Prediction {
+	k := len(p.Classes)
 	if top < 1 || top > k {
 		top = k
 	}
-	preds := make([]Prediction, len(paths))
-	for i, f := range paths {
-		row := logits[i*k : (i+1)*k]
-		prob := Softmax(row)
-		order := make([]int, k)
-		for j := range order {
-			order[j] = j
-		}
-		sort.SliceStable(order, func(a, b int) bool { return prob[order[a]] > prob[order[b]] })
-		pr := Prediction{File: f, Class: p.Classes[order[0]], Prob: prob[order[0]], Sampler: samplers[i], Logits: row}
-		for _, j := range order[:top] {
-			pr.Top = append(pr.Top, ClassProb{p.Classes[j], prob[j]})
-		}
-		preds[i] = pr
+	prob := Softmax(row)
+	order := make([]int, k)
+	for j := range order {
+		order[j] = j
 	}
-	return preds, nil
+	sort.SliceStable(order, func(a, b int) bool { return prob[order[a]] > prob[order[b]] })
+	pr := Prediction{Class: p.Classes[order[0]], Prob: prob[order[0]], Logits: row}
+	for _, j := range order[:top] {
+		pr.Top = append(pr.Top, ClassProb{p.Classes[j], prob[j]})
+	}
+	return pr
 }
 
 // Softmax returns the probabilities of a row of logits.

@@ -166,6 +166,20 @@ func LoadModel(path, backbonePath string) (*Model, error) {
 
 // ModelFromStateDict is LoadModel for a file already read; path names it in errors.
 func ModelFromStateDict(sd *checkpoint.StateDict, path, backbonePath string) (*Model, error) {
+	return modelFromStateDict(sd, path, func(cfg model.Config, _ *checkpoint.StateDict) (*model.PointTransformer, string, error) {
+		bb, _, err := LoadBackbone(backbonePath, cfg.Classes, cfg.NumGroup, cfg.GroupSize)
+		if err != nil {
+			return nil, "", err
+		}
+		return bb, backboneName(backbonePath), nil
+	})
+}
+
+// backboneFunc builds the pre-trained backbone an adapter (whose tensors are given) is
+// loaded onto, and names it for messages.
+type backboneFunc func(cfg model.Config, adapter *checkpoint.StateDict) (*model.PointTransformer, string, error)
+
+func modelFromStateDict(sd *checkpoint.StateDict, path string, backbone backboneFunc) (*Model, error) {
 	if sd.Meta[checkpoint.MetaFormatKey] != checkpoint.MetaFormatValue || sd.Meta[MetaModelConfig] == "" {
 		return nil, fmt.Errorf("read %s: not a pointpeft run checkpoint or adapter", path)
 	}
@@ -194,12 +208,13 @@ func ModelFromStateDict(sd *checkpoint.StateDict, path, backbonePath string) (*M
 	var bb *model.PointTransformer
 	var err error
 	if adapterOnly {
-		if bb, _, err = LoadBackbone(backbonePath, cfg.Classes, cfg.NumGroup, cfg.GroupSize); err != nil {
+		var name string
+		if bb, name, err = backbone(cfg, modelTensors(sd)); err != nil {
 			return nil, err
 		}
 		if h := peft.BackboneHash(bb); h != sd.Meta[MetaBackbone] {
 			return nil, fmt.Errorf("read %s: the adapter was trained on backbone %s, but %s is backbone %s (pass the backbone it was trained on with --backbone)",
-				path, sd.Meta[MetaBackbone], backboneName(backbonePath), h)
+				path, sd.Meta[MetaBackbone], name, h)
 		}
 	} else {
 		if bb, err = model.New(cfg, rand.New(rand.NewPCG(0, 1))); err != nil {
