@@ -240,9 +240,25 @@ func (s *Summary) Write(w io.Writer) error {
 // safetensors, float tensors as float16 when half is set, else float32. It returns
 // what was written.
 func Convert(in, out string, half bool) (*StateDict, error) {
+	return ConvertWeights(in, out, half, false)
+}
+
+// ConvertWeights is Convert, leaving out a run file's optimizer state (optim.* tensors)
+// when weightsOnly is set: a snapshot to continue from, a third of the size.
+func ConvertWeights(in, out string, half, weightsOnly bool) (*StateDict, error) {
 	sd, err := Load(in)
 	if err != nil {
 		return nil, err
+	}
+	if weightsOnly {
+		kept := NewStateDict()
+		for _, k := range sd.Keys {
+			if !strings.HasPrefix(k, "optim.") {
+				kept.Set(k, sd.Tensors[k])
+			}
+		}
+		kept.Meta = sd.Meta
+		sd = kept
 	}
 	for _, k := range sd.Keys {
 		t := sd.Tensors[k]

@@ -7,9 +7,12 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sort"
+	"strings"
 
+	"github.com/pointpeft/pointpeft/checkpoint"
 	"github.com/pointpeft/pointpeft/dataset"
 	"github.com/pointpeft/pointpeft/model"
+	"github.com/pointpeft/pointpeft/nn"
 	"github.com/pointpeft/pointpeft/peft"
 )
 
@@ -38,6 +41,12 @@ type PretrainSpec struct {
 	// Points, Groups and GroupSize of 0 take the data source's reference settings.
 	Points, Groups, GroupSize int
 	Train                     Config
+	// Init, if set, names weights to start from instead of a random initialisation: a
+	// pre-training checkpoint or snapshot (MAE_encoder.*, MAE_decoder.*, ...; its
+	// optimizer state is not used) or a backbone file (the encoder only; the decoder
+	// starts afresh). The optimizer and the schedule start anew, warm-up included: how
+	// a pre-training continues when its run directory is lost.
+	Init string
 }
 
 // DefaultPretrainSpec is the small preset with Point-MAE's recipe (lr 1e-3, 300
@@ -101,6 +110,18 @@ func Pretrain(ctx context.Context, spec PretrainSpec, opt PretrainOptions) ([]Ep
 	if err != nil {
 		return nil, err
 	}
+	if spec.Init != "" {
+		if opt.Resume {
+			return nil, fmt.Errorf("--init starts a new run from %s; --resume continues one: choose one", spec.Init)
+		}
+		fresh, err := InitPretrain(m, spec.Init)
+		if err != nil {
+			return nil, err
+		}
+		if opt.Progress != nil && len(fresh) > 0 {
+			fmt.Fprintf(opt.Progress, "note: %s has no %d tensors of the pre-training model (the decoder's); they start afresh\n", spec.Init, len(fresh))
+		}
+	}
 	if opt.Progress != nil {
 		fmt.Fprintf(opt.Progress, "settings: pre-training preset %s on %s, %d points, %d groups of %d; %d epochs (%d warm-up), batch %d, lr %g, seed %d\n",
 			spec.Preset, spec.Data, spec.Points, spec.Groups, spec.GroupSize, spec.Train.Epochs, spec.Train.WarmupEpochs,
@@ -114,6 +135,38 @@ func Pretrain(ctx context.Context, spec PretrainSpec, opt PretrainOptions) ([]Ep
 	run := &PretrainRun{Dir: opt.Dir, Cfg: spec.Train, Model: m, Data: ds, Log: opt.Log, Progress: opt.Progress,
 		Resume: opt.Resume, TimeLimit: opt.TimeLimit, KeepEvery: opt.KeepEvery}
 	return run.Fit(ctx)
+}
+
+// InitPretrain loads the weights of path into m: a pre-training checkpoint or snapshot
+// (every tensor must fit; optimizer state is ignored) or a backbone file with the encoder
+// alone, whose tensors go under MAE_encoder.* and must all fit. It returns the tensors of
+// m the file did not have (the decoder's, for a backbone file).
+func InitPretrain(m *model.PointMAEPretrain, path string) (fresh []string, err error) {
+	sd, err := checkpoint.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	_, rest := splitOptimState(sd)
+	if checkpoint.DetectFormat(rest) != checkpoint.LayoutPointMAEPretrain {
+		enc := checkpoint.NewStateDict()
+		for _, k := range rest.Keys {
+			enc.Set("MAE_encoder."+k, rest.Tensors[k])
+		}
+		rest = enc
+	}
+	rep, err := nn.LoadState(m, rest)
+	if err != nil {
+		return nil, fmt.Errorf("init from %s: %w", path, err)
+	}
+	if len(rep.Unexpected) > 0 {
+		return nil, fmt.Errorf("init from %s: tensors the pre-training model does not have: %v", path, rep.Unexpected)
+	}
+	for _, k := range rep.Missing {
+		if strings.HasPrefix(k, "MAE_encoder.") {
+			return nil, fmt.Errorf("init from %s: the encoder's %s is missing", path, k)
+		}
+	}
+	return rep.Missing, nil
 }
 
 func or(v, d int) int {

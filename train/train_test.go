@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pointpeft/pointpeft/checkpoint"
 	"github.com/pointpeft/pointpeft/dataset"
 	"github.com/pointpeft/pointpeft/model"
 	"github.com/pointpeft/pointpeft/nn"
@@ -308,5 +309,76 @@ func TestValidationSelectsBest(t *testing.T) {
 	raw, err := os.ReadFile(filepath.Join(r.Dir, "metrics.jsonl"))
 	if err != nil || !strings.Contains(string(raw), `"val_acc"`) {
 		t.Fatalf("metrics.jsonl lacks val_acc: %v", err)
+	}
+}
+
+// TestInitPretrain: a pre-training continues from a weights-only snapshot of a run (every
+// tensor, optimizer state left out) or from a backbone file (encoder; decoder fresh), and
+// refuses a file whose tensors do not fit.
+func TestInitPretrain(t *testing.T) {
+	tr, _ := shapes(t, 32, 16, 256)
+	newMAE := func(seed uint64) *model.PointMAEPretrain {
+		mcfg := model.PointMAEPretrainConfig()
+		mcfg.TransDim, mcfg.EncoderDims, mcfg.Depth, mcfg.Heads = 48, 48, 1, 4
+		mcfg.EncoderHidden, mcfg.NumGroup, mcfg.GroupSize = [3]int{32, 64, 96}, 16, 16
+		mae := model.DefaultMAEConfig()
+		mae.DecoderDepth, mae.DecoderHeads = 1, 4
+		m, err := model.NewPointMAEPretrain(mcfg, mae, rand.New(rand.NewPCG(seed, 1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	dir := t.TempDir()
+	trained := newMAE(1)
+	cfg := quickConfig(1)
+	cfg.Augment, cfg.WarmupEpochs = "scale-translate", 0
+	if _, err := (&PretrainRun{Dir: dir, Cfg: cfg, Model: trained, Data: tr}).Fit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	snap := filepath.Join(dir, "snapshot.safetensors")
+	sd, err := checkpoint.ConvertWeights(filepath.Join(dir, "last.safetensors"), snap, false, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range sd.Keys {
+		if strings.HasPrefix(k, "optim.") {
+			t.Fatalf("weights-only snapshot holds %s", k)
+		}
+	}
+	want := nn.StateDict(trained, false)
+	m := newMAE(2)
+	if fresh, err := InitPretrain(m, snap); err != nil || len(fresh) != 0 {
+		t.Fatalf("from the snapshot: fresh %v, %v", fresh, err)
+	}
+	got := nn.StateDict(m, false)
+	for _, k := range want.Keys {
+		if !slices.Equal(want.Tensors[k].F32, got.Tensors[k].F32) {
+			t.Fatalf("%s differs after init from the snapshot", k)
+		}
+	}
+	m = newMAE(3)
+	fresh, err := InitPretrain(m, filepath.Join(dir, "backbone.safetensors"))
+	if err != nil || len(fresh) == 0 {
+		t.Fatalf("from the backbone: fresh %v, %v", fresh, err)
+	}
+	for _, k := range fresh {
+		if strings.HasPrefix(k, "MAE_encoder.") {
+			t.Errorf("encoder tensor %s left fresh", k)
+		}
+	}
+	got = nn.StateDict(m, false)
+	if k := "MAE_encoder.blocks.blocks.0.attn.qkv.weight"; !slices.Equal(want.Tensors[k].F32, got.Tensors[k].F32) {
+		t.Errorf("%s not taken from the backbone", k)
+	}
+	// A file of another model does not fit.
+	other := checkpoint.NewStateDict()
+	other.Set("MAE_encoder.norm.weight", checkpoint.NewF32([]int{7}, make([]float32, 7)))
+	bad := filepath.Join(dir, "bad.safetensors")
+	if err := checkpoint.WriteSafetensors(bad, other); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := InitPretrain(newMAE(4), bad); err == nil {
+		t.Error("a tensor of the wrong shape was accepted")
 	}
 }

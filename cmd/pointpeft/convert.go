@@ -11,7 +11,7 @@ import (
 func init() { register(newConvertCmd) }
 
 func newConvertCmd() *cobra.Command {
-	var half bool
+	var half, weights bool
 	cmd := &cobra.Command{
 		Use:   "convert IN OUT.safetensors",
 		Short: "convert a checkpoint to safetensors (optionally float16)",
@@ -20,7 +20,7 @@ metadata. With --half, float32 tensors are stored as float16 (half the size; loa
 back to float32, losing precision below about 1e-3 relative).`,
 		Args: exactArgs(2, "IN and OUT"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			sd, err := checkpoint.Convert(args[0], args[1], half)
+			sd, err := checkpoint.ConvertWeights(args[0], args[1], half, weights)
 			if err != nil {
 				return err
 			}
@@ -29,5 +29,6 @@ back to float32, losing precision below about 1e-3 relative).`,
 		},
 	}
 	cmd.Flags().BoolVar(&half, "half", false, "store float tensors as float16")
+	cmd.Flags().BoolVar(&weights, "weights-only", false, "leave out a run file's optimizer state (optim.* tensors)")
 	return cmd
 }

@@ -62,6 +62,7 @@ for 'pointpeft finetune --backbone').
 	fs.BoolVar(&overwrite, "overwrite", false, "replace the run files in a non-empty --out")
 	fs.BoolVarP(&verbose, "verbose", "v", true, "log every epoch")
 	fs.DurationVar(&limit, "time-limit", 0, "stop cleanly at the first step after this long (e.g. 2h30m), saving the state for --resume")
+	fs.StringVar(&spec.Init, "init", "", "start from these weights (a pre-training checkpoint or snapshot, or a backbone file) with a fresh optimizer and schedule")
 	fs.IntVar(&keep, "keep-every", 0, "also keep the encoder of every N-th epoch as backbone-epochNNN.safetensors (0: only the last)")
 	trainFlags(fs, &spec.Train)
 	return cmd
