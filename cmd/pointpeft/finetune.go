@@ -50,7 +50,7 @@ func newFinetuneCmd() *cobra.Command {
 	var limit time.Duration
 	cmd := &cobra.Command{
 		Use:   "finetune --data SOURCE [--backbone FILE] [--method point-peft]",
-		Short: "fine-tune a backbone with Point-PEFT, full, linear or bitfit",
+		Short: "fine-tune a backbone with Point-PEFT, a peer method (idpt, dapt, pointgst, pointlora), full, linear or bitfit",
 		Long: `Fine-tunes a pre-trained backbone (the shipped one unless --backbone names another) on a
 classification data set, evaluating on its test split every epoch. Writes to --out: config.yaml,
 metrics.jsonl, train_curves.png, confusion.png, last.safetensors (resumable), best.safetensors
