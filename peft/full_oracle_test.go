@@ -2,7 +2,6 @@ package peft
 
 import (
 	"math/rand/v2"
-	"os"
 	"testing"
 
 	"github.com/pointpeft/pointpeft/checkpoint"
@@ -24,11 +23,7 @@ import (
 // rounding differences between two correct implementations grow there (measured: at
 // most 6.5e-3, in three prompt-layer tensors; all others below 5e-3).
 func TestOracleFullSize(t *testing.T) {
-	dir := os.Getenv("POINTPEFT_ORACLE_FULL")
-	if dir == "" {
-		t.Skip("POINTPEFT_ORACLE_FULL not set: full-size oracle comparison skipped")
-	}
-	dir += "/"
+	dir := oracletest.FullDir(t, "POINTPEFT_ORACLE_FULL")
 	load := func(name string) *checkpoint.StateDict {
 		sd, err := checkpoint.Load(dir + name)
 		if err != nil {

@@ -5,6 +5,8 @@ package oracletest
 import (
 	"encoding/json"
 	"math"
+	"math/rand/v2"
+	"os"
 	"testing"
 
 	"github.com/pointpeft/pointpeft/checkpoint"
@@ -159,4 +161,64 @@ func InArena(f func()) {
 	a := tensor.NewArena()
 	defer a.Close()
 	a.Step(f)
+}
+
+// Net is a classifier the oracle tests compare: a backbone alone or with a method.
+type Net interface {
+	nn.Stateful
+	Forward(ctx *nn.Ctx, points []float32, b, n int) (*tensor.Tensor, error)
+}
+
+// EvalLogits runs net in inference mode on points ([B,N,3]) and compares its logits
+// with want.
+func EvalLogits(t testing.TB, net Net, points *checkpoint.Tensor, want []float32, tol float64) {
+	t.Helper()
+	var logits *tensor.Tensor
+	var err error
+	tensor.NoGrad(func() { logits, err = net.Forward(&nn.Ctx{}, points.F32, points.Shape[0], points.Shape[1]) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	RelClose(t, "eval logits", logits.Data, want, tol)
+}
+
+// TrainStep runs one training-mode forward of net on points (the step RNG seeded (1, 1),
+// activations recomputed in backward when recompute is set), compares its logits with
+// fx's train.logits (within logitTol) and its cross-entropy against labels with
+// train.loss (1e-4), backpropagates, compares the BatchNorm statistics with bn_after.*
+// (1e-4) and checks that no frozen parameter got a gradient buffer. It returns how many
+// gradients CompareGrads compared (within 1e-3, none as CompareGrads takes it), for the
+// caller to check against the trainable set.
+func TrainStep(t testing.TB, net Net, points *checkpoint.Tensor, labels []int, fx *checkpoint.StateDict, recompute bool,
+	logitTol float64, none map[string]bool) int {
+	t.Helper()
+	ctx := &nn.Ctx{Train: true, RNG: rand.New(rand.NewPCG(1, 1)), Recompute: recompute}
+	logits, err := net.Forward(ctx, points.F32, points.Shape[0], points.Shape[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	RelClose(t, "train logits", logits.Data, fx.Tensors["train.logits"].F32, logitTol)
+	loss := tensor.CrossEntropy(logits, labels, 0)
+	RelClose(t, "train loss", loss.Data, fx.Tensors["train.loss"].F32, 1e-4)
+	tensor.Backward(loss)
+	n := CompareGrads(t, net.Params(), fx, none, 1e-3)
+	CompareBuffers(t, net.Buffers(), fx, 1e-4)
+	for _, p := range net.Params() {
+		if !p.RequiresGrad() && p.Grad != nil {
+			t.Errorf("frozen %s has a gradient buffer", p.Name())
+		}
+	}
+	return n
+}
+
+// FullDir is where a method's full-size oracle outputs are (hundreds of MB, written by
+// hand with the oracle script's --full), named by the environment variable env; the test
+// is skipped when env is not set.
+func FullDir(t testing.TB, env string) string {
+	t.Helper()
+	dir := os.Getenv(env)
+	if dir == "" {
+		t.Skipf("%s not set: full-size oracle comparison skipped", env)
+	}
+	return dir + "/"
 }

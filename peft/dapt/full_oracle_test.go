@@ -3,7 +3,6 @@ package dapt
 import (
 	"math"
 	"math/rand/v2"
-	"os"
 	"strings"
 	"testing"
 
@@ -23,11 +22,8 @@ import (
 // The tolerances are the reduced fixtures'. The oracle's own float32 and float64 runs of
 // this model differ by 6.6e-5 (median) in the gradients (tools/oracle/dapt.py prints it).
 func TestOracleFullSize(t *testing.T) {
-	dir := os.Getenv("DAPT_ORACLE_FULL")
-	if dir == "" {
-		t.Skip("DAPT_ORACLE_FULL not set: full-size DAPT oracle comparison skipped")
-	}
-	fx, err := checkpoint.ReadSafetensors(dir + "/full_dapt.safetensors")
+	dir := oracletest.FullDir(t, "DAPT_ORACLE_FULL")
+	fx, err := checkpoint.ReadSafetensors(dir + "full_dapt.safetensors")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package idpt
 
 import (
 	"math/rand/v2"
-	"os"
 	"testing"
 
 	"github.com/pointpeft/pointpeft/checkpoint"
@@ -27,11 +26,8 @@ const illConditioned = "blocks.cls.conv2.0.weight"
 // runs of the same model differ there by 2.4e-3 (all its other gradients by at most
 // 3e-4), and ours differs from its float32 run by as much, so it gets 3e-3.
 func TestOracleFullSize(t *testing.T) {
-	dir := os.Getenv("POINTPEFT_IDPT_ORACLE_FULL")
-	if dir == "" {
-		t.Skip("POINTPEFT_IDPT_ORACLE_FULL not set: full-size IDPT oracle comparison skipped")
-	}
-	fx, err := checkpoint.ReadSafetensors(dir + "/idpt_full.safetensors")
+	dir := oracletest.FullDir(t, "POINTPEFT_IDPT_ORACLE_FULL")
+	fx, err := checkpoint.ReadSafetensors(dir + "idpt_full.safetensors")
 	if err != nil {
 		t.Fatal(err)
 	}

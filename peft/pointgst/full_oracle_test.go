@@ -2,7 +2,6 @@ package pointgst
 
 import (
 	"math/rand/v2"
-	"os"
 	"testing"
 
 	"github.com/pointpeft/pointpeft/checkpoint"
@@ -24,11 +23,7 @@ import (
 // (blocks.blocks.11.gft_adapter.up.bias, whose largest entry is 1.8e-4; median over
 // tensors 5.5e-5), and ours from its float32 ones by 1.03e-3 on that tensor.
 func TestOracleFullSize(t *testing.T) {
-	dir := os.Getenv("POINTGST_ORACLE_FULL")
-	if dir == "" {
-		t.Skip("POINTGST_ORACLE_FULL not set: full-size oracle comparison skipped")
-	}
-	dir += "/"
+	dir := oracletest.FullDir(t, "POINTGST_ORACLE_FULL")
 	read := func(name string) *checkpoint.StateDict {
 		sd, err := checkpoint.ReadSafetensors(dir + name)
 		if err != nil {

@@ -2,7 +2,6 @@ package pointlora
 
 import (
 	"math/rand/v2"
-	"os"
 	"testing"
 
 	"github.com/pointpeft/pointpeft/checkpoint"
@@ -17,7 +16,7 @@ import (
 //
 //	/usr/bin/python3 tools/oracle/pointlora.py --full --out DIR      (batch 4)
 //
-// and found through POINTPEFT_ORACLE_FULL=DIR (94 MB, so not committed; skipped
+// and found through POINTLORA_ORACLE_FULL=DIR (94 MB, so not committed; skipped
 // without it). The weights are the authors' initialisation over a random pre-trained
 // Point-MAE, with lora_B drawn N(0, 0.02²). Batch 4, not 2: with two samples the head's
 // train-mode BatchNorm normalises every channel to ±1 and passes back a gradient that
@@ -29,11 +28,7 @@ import (
 // encoder passes over 4·(128·32+128·32+64·64) points, where near-ties decide which
 // point gets it; the oracle's own float32 run is within 3e-4 of float64 there.
 func TestOracleFullSize(t *testing.T) {
-	dir := os.Getenv("POINTPEFT_ORACLE_FULL")
-	if dir == "" {
-		t.Skip("POINTPEFT_ORACLE_FULL not set: full-size oracle comparison skipped")
-	}
-	dir += "/"
+	dir := oracletest.FullDir(t, "POINTLORA_ORACLE_FULL")
 	fx, err := checkpoint.ReadSafetensors(dir + "full_pointlora_faithful.safetensors")
 	if err != nil {
 		t.Fatal(err)

@@ -94,13 +94,7 @@ func TestOracleEval(t *testing.T) {
 		t.Run(string(mode), func(t *testing.T) {
 			m, fx := oracleModel(t, mode, false)
 			pts := fx.Tensors["points"]
-			var logits *tensor.Tensor
-			var err error
-			tensor.NoGrad(func() { logits, err = m.Forward(&nn.Ctx{}, pts.F32, pts.Shape[0], pts.Shape[1]) })
-			if err != nil {
-				t.Fatal(err)
-			}
-			oracletest.RelClose(t, "eval logits", logits.Data, fx.Tensors["eval.logits"].F32, 1e-4)
+			oracletest.EvalLogits(t, m, pts, fx.Tensors["eval.logits"].F32, 1e-4)
 		})
 	}
 }

@@ -19,7 +19,7 @@ Two modes, differing in one place only (TransformerEncoder.forward):
 
 The fixtures go to testdata/oracle/pointlora*.  ``--full`` writes the full-size
 PB_T50_RS comparison (full_pointlora.pth, full_pointlora_<mode>.safetensors) to DIR for
-peft/pointlora's opt-in test (POINTPEFT_ORACLE_FULL=DIR).
+peft/pointlora's opt-in test (POINTLORA_ORACLE_FULL=DIR).
 """
 
 import argparse
