@@ -73,6 +73,22 @@ func Methods() []Method {
 	return append(out, reg...)
 }
 
+// builtinSummaries describe this package's methods in one line each.
+var builtinSummaries = map[Method]string{
+	MethodPointPEFT: "Point-PEFT (AAAI 2024): Point-prior Prompt and Geometry-aware Adapter on the frozen backbone",
+	MethodFull:      "full fine-tuning: every parameter",
+	MethodLinear:    "linear probing: the classification head on frozen features",
+	MethodBitFit:    "BitFit: every bias and the head",
+}
+
+// MethodSummary says in one line what a method trains ("" for an unknown one).
+func MethodSummary(method Method) string {
+	if s, ok := LookupMethod(method); ok {
+		return s.Summary
+	}
+	return builtinSummaries[method]
+}
+
 // MethodModes lists a method's modes, its default first (nil: it has none).
 func MethodModes(method Method) []Mode {
 	if s, ok := LookupMethod(method); ok {
