@@ -6,6 +6,7 @@
 package predict
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -110,13 +111,13 @@ func Load(opt Options) (*Predictor, error) {
 	if opt.Points < 0 || opt.Batch < 0 || opt.Groups < 0 || opt.GroupSize < 0 || opt.PriorGroups < 0 || opt.PriorGroupSize < 0 {
 		return nil, fmt.Errorf("points, batch and group sizes must not be negative")
 	}
-	opt.Groups, opt.GroupSize = orDefault(opt.Groups, 64), orDefault(opt.GroupSize, 32)
-	opt.PriorGroups, opt.PriorGroupSize = orDefault(opt.PriorGroups, 64), orDefault(opt.PriorGroupSize, 32)
+	opt.Groups, opt.GroupSize = cmp.Or(opt.Groups, 64), cmp.Or(opt.GroupSize, 32)
+	opt.PriorGroups, opt.PriorGroupSize = cmp.Or(opt.PriorGroups, 64), cmp.Or(opt.PriorGroupSize, 32)
 	sd, err := checkpoint.Load(opt.Checkpoint)
 	if err != nil {
 		return nil, err
 	}
-	p := &Predictor{normalize: opt.Normalize, batch: orDefault(opt.Batch, 32)}
+	p := &Predictor{normalize: opt.Normalize, batch: cmp.Or(opt.Batch, 32)}
 	switch layout := checkpoint.DetectFormat(sd); layout {
 	case checkpoint.LayoutPointPEFT:
 		err = p.loadOurs(sd, opt)
@@ -141,13 +142,6 @@ func Load(opt Options) (*Predictor, error) {
 		p.batch = 1
 	}
 	return p, nil
-}
-
-func orDefault(v, d int) int {
-	if v == 0 {
-		return d
-	}
-	return v
 }
 
 // loadOurs restores a run checkpoint or an adapter (strict: train.LoadModel refuses
@@ -178,7 +172,7 @@ func (p *Predictor) loadOurs(sd *checkpoint.StateDict, opt Options) error {
 // train.SharedBackbone), fed Points = 16 per group; opt's Normalize and Batch apply,
 // the rest names files and is ignored.
 func FromModel(m *train.Model, opt Options) *Predictor {
-	p := &Predictor{normalize: opt.Normalize, batch: orDefault(opt.Batch, 32)}
+	p := &Predictor{normalize: opt.Normalize, batch: cmp.Or(opt.Batch, 32)}
 	p.fromModel(m)
 	if p.Mode == peft.Faithful {
 		p.batch = 1

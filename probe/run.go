@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"cmp"
 	"context"
 	"io"
 	"time"
@@ -44,7 +45,7 @@ type Report struct {
 // not nil, shows the feature extraction's progress.
 func Run(ctx context.Context, o Options, w io.Writer) (*Report, error) {
 	ref := dataset.Reference(o.Data)
-	points, groups, size := or(o.Points, ref.Points), or(o.Groups, ref.Groups), or(o.GroupSize, ref.GroupSize)
+	points, groups, size := cmp.Or(o.Points, ref.Points), cmp.Or(o.Groups, ref.Groups), cmp.Or(o.GroupSize, ref.GroupSize)
 	trainSet, testSet, err := dataset.OpenSplits(o.Data, dataset.OpenOptions{NumPoints: points})
 	if err != nil {
 		return nil, err
@@ -77,11 +78,4 @@ func Run(ctx context.Context, o Options, w io.Writer) (*Report, error) {
 	return &Report{Backbone: o.Backbone, Data: o.Data, Train: trainSet.Len(), Test: testSet.Len(), Lambdas: res.Lambdas,
 		CVAcc: res.CVAcc, Lambda: res.Lambda, TrainAcc: res.TrainAcc, Acc: res.Acc, MeanClassAcc: res.MeanClassAcc,
 		Converged: res.Converged, Iterations: res.Iterations, ExtractS: ext.Seconds(), FitS: time.Since(start).Seconds()}, nil
-}
-
-func or(v, d int) int {
-	if v > 0 {
-		return v
-	}
-	return d
 }

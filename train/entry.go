@@ -1,6 +1,7 @@
 package train
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -77,7 +78,7 @@ func Pretrain(ctx context.Context, spec PretrainSpec, opt PretrainOptions) ([]Ep
 		return nil, fmt.Errorf("unknown preset %q (known: %v)", spec.Preset, names)
 	}
 	ref := dataset.Reference(spec.Data)
-	spec.Points, spec.Groups, spec.GroupSize = or(spec.Points, ref.Points), or(spec.Groups, ref.Groups), or(spec.GroupSize, ref.GroupSize)
+	spec.Points, spec.Groups, spec.GroupSize = cmp.Or(spec.Points, ref.Points), cmp.Or(spec.Groups, ref.Groups), cmp.Or(spec.GroupSize, ref.GroupSize)
 	if spec.Train.Augment == "" {
 		spec.Train.Augment = ref.Augment
 	}
@@ -167,13 +168,6 @@ func InitPretrain(m *model.PointMAEPretrain, path string) (fresh []string, err e
 		}
 	}
 	return rep.Missing, nil
-}
-
-func or(v, d int) int {
-	if v == 0 {
-		return d
-	}
-	return v
 }
 
 // BuildDataBank builds the Point-prior Bank of one split of a data source with the
