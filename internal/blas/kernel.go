@@ -140,14 +140,7 @@ func verifySgemm(f gemmFunc) error {
 		m, n, k := s[0], s[1], s[2]
 		for _, ta := range []bool{false, true} {
 			for _, tb := range []bool{false, true} {
-				ar, ac := m, k
-				if ta {
-					ar, ac = k, m
-				}
-				br, bc := k, n
-				if tb {
-					br, bc = n, k
-				}
+				ar, ac, br, bc := operandDims(ta, tb, m, n, k)
 				lda, ldb, ldc := ac+3, bc+1, n+2
 				a, b, c := make([]float32, ar*lda), make([]float32, br*ldb), make([]float32, m*ldc)
 				for i := range a {
