@@ -2,6 +2,7 @@ package peft
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"math"
@@ -33,14 +34,18 @@ func (b *MemoryBank) Len() int { return len(b.Features) / max(b.Dim, 1) }
 // them). A bank or adapter names the backbone it belongs to by this hash.
 func BackboneHash(m nn.Stateful) string {
 	h := sha256.New()
+	// Hashed through a small buffer: a copy of each tensor would cost as much memory as
+	// the weights themselves, for a moment, at every start.
+	var buf [4096]byte
 	for _, p := range m.Params() {
 		fmt.Fprintf(h, "%s%v;", p.Name(), p.Shape())
-		buf := make([]byte, 4*len(p.Data))
-		for i, v := range p.Data {
-			u := math.Float32bits(v)
-			buf[4*i], buf[4*i+1], buf[4*i+2], buf[4*i+3] = byte(u), byte(u>>8), byte(u>>16), byte(u>>24)
+		for lo := 0; lo < len(p.Data); lo += len(buf) / 4 {
+			chunk := p.Data[lo:min(lo+len(buf)/4, len(p.Data))]
+			for i, v := range chunk {
+				binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(v))
+			}
+			h.Write(buf[:4*len(chunk)])
 		}
-		h.Write(buf)
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }

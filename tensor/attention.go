@@ -22,6 +22,9 @@ func Attention(qkv *Tensor, heads int, scale float32) *Tensor {
 	b, t, c3 := qkv.Dim(0), qkv.Dim(1), qkv.Dim(2)
 	c := c3 / 3
 	d := c / heads
+	if d <= smallHeadDim && t <= smallTokens {
+		return attentionSmall(qkv, heads, scale)
+	}
 	// probs computes head i's attention probabilities into p [T, T].
 	probs := func(i int, p []float32) {
 		base := i / heads * t * c3
@@ -63,6 +66,34 @@ func Attention(qkv *Tensor, heads int, scale float32) *Tensor {
 				// dQ = scale·dS·K, dK = scale·dSᵀ·Q
 				blas.Sgemm(false, false, t, d, t, scale, ds, t, qkv.Data[base+c+h*d:], c3, 1, g[base+h*d:], c3)
 				blas.Sgemm(true, false, t, d, t, scale, ds, t, qkv.Data[base+h*d:], c3, 1, g[base+c+h*d:], c3)
+			})
+		}
+	}
+	return res
+}
+
+// Attention takes its fused kernel (vmath.AttentionSmall) when each head's product is a
+// few thousand multiply-adds: heads of at most smallHeadDim channels over at most
+// smallTokens tokens, where a BLAS call's overhead would outweigh its arithmetic.
+const smallHeadDim, smallTokens = 8, 64
+
+// attentionSmall is Attention by whole groups through vmath's fused kernels, the groups
+// split over goroutines.
+func attentionSmall(qkv *Tensor, heads int, scale float32) *Tensor {
+	b, t, c3 := qkv.Dim(0), qkv.Dim(1), qkv.Dim(2)
+	c := c3 / 3
+	d := c / heads
+	grain := grainElems/(heads*t*t*d+1) + 1
+	out := allocFull(b * t * c)
+	parallelFor(b, grain, func(lo, hi int) {
+		vmath.AttentionSmall(out[lo*t*c:hi*t*c], qkv.Data[lo*t*c3:hi*t*c3], hi-lo, t, heads, d, scale, make([]float32, vmath.AttentionSmallScratch(t, d)))
+	})
+	res := resultSaving(saves(qkv), []int{b, t, c}, out, qkv)
+	if res.requiresGrad {
+		res.backward = func() {
+			g := qkv.grad()
+			parallelFor(b, grain, func(lo, hi int) {
+				vmath.AttentionSmallGrad(g[lo*t*c3:hi*t*c3], res.Grad[lo*t*c:hi*t*c], qkv.Data[lo*t*c3:hi*t*c3], hi-lo, t, heads, d, scale, make([]float32, vmath.AttentionSmallScratch(t, d)))
 			})
 		}
 	}

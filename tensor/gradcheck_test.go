@@ -1,6 +1,7 @@
 package tensor
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -211,27 +212,50 @@ func TestGradNorms(t *testing.T) {
 	}
 }
 
+// attentionShapes are [tokens, heads, head dim] for both of Attention's paths: per-head
+// GEMMs (heads wider than smallHeadDim, or more than smallTokens tokens) and the fused
+// small-head kernel.
+var attentionShapes = [][3]int{{5, 2, smallHeadDim + 1}, {smallTokens + 3, 2, 2}, {5, 2, 2}, {16, 6, 3}}
+
 func TestGradAttention(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 8))
-	gradCheck(t, "Attention", func(in []*Tensor) *Tensor { return Attention(in[0], 2, 0.5) },
-		randTensor(rng, 2, 5, 12))
+	for _, s := range attentionShapes[:3] {
+		gradCheck(t, fmt.Sprintf("Attention %v", s), func(in []*Tensor) *Tensor { return Attention(in[0], s[1], 0.5) },
+			randTensor(rng, 2, s[0], 3*s[1]*s[2]))
+	}
 }
 
-// TestAttentionMatchesComposedOps checks the fused op against the same computation
-// spelled out with reshapes, permutes, MatMul and Softmax.
+// TestAttentionMatchesComposedOps checks the fused op, values and gradients, against the
+// same computation spelled out with reshapes, permutes, MatMul and Softmax.
 func TestAttentionMatchesComposedOps(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 9))
-	b, tt, heads, d := 3, 7, 4, 5
-	c := heads * d
-	qkv := randTensor(rng, b, tt, 3*c)
-	got := Attention(qkv, heads, 0.3)
-	x := Permute(Reshape(qkv, b, tt, 3, heads, d), 2, 0, 3, 1, 4) // [3, B, H, T, D]
-	q := Reshape(Slice(x, 0, 0, 1), b*heads, tt, d)
-	k := Reshape(Slice(x, 0, 1, 2), b*heads, tt, d)
-	v := Reshape(Slice(x, 0, 2, 3), b*heads, tt, d)
-	o := MatMul(Softmax(Scale(MatMul(q, k, false, true), 0.3)), v, false, false)
-	want := Reshape(Permute(Reshape(o, b, heads, tt, d), 0, 2, 1, 3), b, tt, c)
-	assertClose(t, "attention", got.Data, want.Data, 1e-5)
+	for _, s := range attentionShapes {
+		b, tt, heads, d := 3, s[0], s[1], s[2]
+		c := heads * d
+		qkv := NewParam("qkv", randTensor(rng, b, tt, 3*c).Data, b, tt, 3*c)
+		w := randTensor(rng, b, tt, c)
+		run := func(fused bool) ([]float32, []float32) {
+			qkv.ZeroGrad()
+			var out *Tensor
+			if fused {
+				out = Attention(qkv, heads, 0.3)
+			} else {
+				x := Permute(Reshape(qkv, b, tt, 3, heads, d), 2, 0, 3, 1, 4) // [3, B, H, T, D]
+				q := Reshape(Slice(x, 0, 0, 1), b*heads, tt, d)
+				k := Reshape(Slice(x, 0, 1, 2), b*heads, tt, d)
+				v := Reshape(Slice(x, 0, 2, 3), b*heads, tt, d)
+				o := MatMul(Softmax(Scale(MatMul(q, k, false, true), 0.3)), v, false, false)
+				out = Reshape(Permute(Reshape(o, b, heads, tt, d), 0, 2, 1, 3), b, tt, c)
+			}
+			vals := append([]float32(nil), out.Data...)
+			Backward(SumAll(Mul(out, w)))
+			return vals, append([]float32(nil), qkv.Grad...)
+		}
+		wantV, wantG := run(false)
+		gotV, gotG := run(true)
+		assertClose(t, fmt.Sprintf("attention %v", s), gotV, wantV, 1e-5)
+		assertClose(t, fmt.Sprintf("attention gradient %v", s), gotG, wantG, 1e-5)
+	}
 }
 
 func TestGradInvSqDistWeights(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime/debug"
 
 	"github.com/pointpeft/pointpeft/nn"
 	"github.com/pointpeft/pointpeft/optim"
@@ -32,6 +33,10 @@ func NewStepper(cfg Config, params []*tensor.Tensor) (*Stepper, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Setting up leaves garbage as large as the model (random initial weights that the
+	// loaded ones replaced, the prior encoder's spare copy): give it back to the system
+	// now, before the steps' arena grows on top of it.
+	debug.FreeOSMemory()
 	return &Stepper{params: params, opt: opt, clip: clipOrInf(cfg.ClipNorm), arena: tensor.NewArena()}, nil
 }
 

@@ -161,6 +161,158 @@ VM_CLONES void vm_softmax_rows(float *dst, const float *src, long total, long n)
 	}
 }
 
+// The small-head attention kernels work on one head at a time in a layout where every
+// inner loop runs over the t tokens eight at a time: k and v transposed to [d, tp] and
+// the probabilities as [t, tp] rows, tp being t rounded up to eight, the padding zero.
+
+static inline float hsum(v8f v) { return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7])); }
+
+// attn_head_probs fills kt and vt [d, tp] from the head's k and v (rows c3 apart) and p
+// [t, tp] with the softmax rows of scale·q·kᵀ.
+static inline void attn_head_probs(float *p, float *kt, float *vt, const float *q, const float *k, const float *v,
+	long t, long tp, long d, long c3, float scale) {
+	for (long x = 0; x < d; x++) {
+		for (long j = 0; j < tp; j++) {
+			kt[x * tp + j] = j < t ? k[j * c3 + x] : 0;
+			vt[x * tp + j] = j < t ? v[j * c3 + x] : 0;
+		}
+	}
+	for (long i = 0; i < t; i++) {
+		float *pi = p + i * tp;
+		for (long j = 0; j < tp; j += 8) {
+			v8f s = B(0.0f);
+			for (long x = 0; x < d; x++) {
+				s += B(q[i * c3 + x]) * vload(kt + x * tp + j);
+			}
+			vstore(pi + j, s * B(scale));
+		}
+		float m = pi[0];
+		for (long j = 1; j < t; j++) {
+			m = pi[j] > m ? pi[j] : m;
+		}
+		for (long j = 0; j < tp; j += 8) {
+			vstore(pi + j, v_exp(vload(pi + j) - B(m)));
+		}
+		double sum = 0;
+		for (long j = 0; j < t; j++) {
+			sum += pi[j];
+		}
+		float inv = (float)(1 / sum);
+		for (long j = 0; j < tp; j++) {
+			pi[j] = j < t ? pi[j] * inv : 0;
+		}
+	}
+}
+
+static inline long round8(long t) { return (t + 7) & ~7L; }
+
+// vm_attn_small is multi-head attention over groups of t tokens with heads of d channels,
+// from packed qkv [groups, t, 3·heads·d] into out [groups, t, heads·d]; scratch holds
+// vm_attn_small_scratch(t, d) values.
+VM_CLONES void vm_attn_small(float *out, const float *qkv, long groups, long t, long heads, long d, float scale, float *scratch) {
+	long c = heads * d, c3 = 3 * c, tp = round8(t);
+	float *p = scratch, *kt = p + t * tp, *vt = kt + d * tp;
+	for (long g = 0; g < groups; g++) {
+		for (long h = 0; h < heads; h++) {
+			const float *q = qkv + g * t * c3 + h * d;
+			attn_head_probs(p, kt, vt, q, q + c, q + 2 * c, t, tp, d, c3, scale);
+			float *o = out + g * t * c + h * d;
+			for (long i = 0; i < t; i++) {
+				for (long x = 0; x < d; x++) {
+					v8f s = B(0.0f);
+					for (long j = 0; j < tp; j += 8) {
+						s += vload(p + i * tp + j) * vload(vt + x * tp + j);
+					}
+					o[i * c + x] = hsum(s);
+				}
+			}
+		}
+	}
+}
+
+// vm_attn_small_grad adds vm_attn_small's gradient with respect to qkv, given the
+// output's gradient dout, to dqkv; scratch holds vm_attn_small_scratch(t, d) values.
+VM_CLONES void vm_attn_small_grad(float *dqkv, const float *dout, const float *qkv, long groups, long t, long heads, long d,
+	float scale, float *scratch) {
+	long c = heads * d, c3 = 3 * c, tp = round8(t);
+	float *p = scratch, *kt = p + t * tp, *vt = kt + d * tp, *ds = vt + d * tp, *dkt = ds + t * tp, *dvt = dkt + d * tp;
+	for (long g = 0; g < groups; g++) {
+		for (long h = 0; h < heads; h++) {
+			long off = g * t * c3 + h * d;
+			const float *q = qkv + off;
+			float *dq = dqkv + off, *dk = dq + c, *dv = dq + 2 * c;
+			const float *dO = dout + g * t * c + h * d;
+			attn_head_probs(p, kt, vt, q, q + c, q + 2 * c, t, tp, d, c3, scale);
+			memset(dkt, 0, sizeof(float) * d * tp);
+			memset(dvt, 0, sizeof(float) * d * tp);
+			for (long i = 0; i < t; i++) {
+				const float *pi = p + i * tp;
+				float *dsi = ds + i * tp;
+				// dV += Pᵀ·dO and dP = dO·Vᵀ, then the softmax backward dS = P∘(dP − rowsum(dP∘P)).
+				v8f dot = B(0.0f);
+				for (long j = 0; j < tp; j += 8) {
+					v8f pj = vload(pi + j), s = B(0.0f);
+					for (long x = 0; x < d; x++) {
+						v8f o = B(dO[i * c + x]);
+						vstore(dvt + x * tp + j, vload(dvt + x * tp + j) + o * pj);
+						s += o * vload(vt + x * tp + j);
+					}
+					vstore(dsi + j, s);
+					dot += pj * s;
+				}
+				float dt = hsum(dot);
+				for (long j = 0; j < tp; j += 8) {
+					vstore(dsi + j, B(scale) * vload(pi + j) * (vload(dsi + j) - B(dt)));
+				}
+				// dQ = dS·K and dK = dSᵀ·Q, the scale already in dS.
+				for (long x = 0; x < d; x++) {
+					v8f s = B(0.0f), qx = B(q[i * c3 + x]);
+					for (long j = 0; j < tp; j += 8) {
+						v8f sj = vload(dsi + j);
+						s += sj * vload(kt + x * tp + j);
+						vstore(dkt + x * tp + j, vload(dkt + x * tp + j) + qx * sj);
+					}
+					dq[i * c3 + x] += hsum(s);
+				}
+			}
+			for (long j = 0; j < t; j++) {
+				for (long x = 0; x < d; x++) {
+					dk[j * c3 + x] += dkt[x * tp + j];
+					dv[j * c3 + x] += dvt[x * tp + j];
+				}
+			}
+		}
+	}
+}
+
+// vm_col_sum_add adds the column sums of the rows×cols matrix g to dst, a tile of
+// columns at a time, summing 64 rows into a partial before adding it to the tile's total:
+// the inner loops are plain adds over contiguous columns, which GCC vectorises.
+VM_CLONES void vm_col_sum_add(float *dst, const float *g, long rows, long cols) {
+	enum { tile = 256, block = 64 };
+	float acc[tile], part[tile];
+	for (long j0 = 0; j0 < cols; j0 += tile) {
+		long w = cols - j0 < tile ? cols - j0 : tile;
+		memset(acc, 0, sizeof acc);
+		for (long r0 = 0; r0 < rows; r0 += block) {
+			long r1 = r0 + block < rows ? r0 + block : rows;
+			memset(part, 0, sizeof part);
+			for (long r = r0; r < r1; r++) {
+				const float *row = g + r * cols + j0;
+				for (long j = 0; j < w; j++) {
+					part[j] += row[j];
+				}
+			}
+			for (long j = 0; j < w; j++) {
+				acc[j] += part[j];
+			}
+		}
+		for (long j = 0; j < w; j++) {
+			dst[j0 + j] += acc[j];
+		}
+	}
+}
+
 typedef int32_t v8s __attribute__((vector_size(32)));
 static inline v8s vloadi(const int32_t *p) { v8s v; memcpy(&v, p, sizeof v); return v; }
 static inline void vstorei(int32_t *p, v8s v) { memcpy(p, &v, sizeof v); }
@@ -349,6 +501,18 @@ func softmaxRows(dst, src []float32, n int) {
 	if len(src) > 0 {
 		C.vm_softmax_rows(ptr(dst), ptr(src), C.long(len(src)), C.long(n))
 	}
+}
+
+func attnSmall(out, qkv []float32, groups, t, heads, d int, scale float32, p []float32) {
+	C.vm_attn_small(ptr(out), ptr(qkv), C.long(groups), C.long(t), C.long(heads), C.long(d), C.float(scale), ptr(p))
+}
+
+func attnSmallGrad(dqkv, dout, qkv []float32, groups, t, heads, d int, scale float32, p []float32) {
+	C.vm_attn_small_grad(ptr(dqkv), ptr(dout), ptr(qkv), C.long(groups), C.long(t), C.long(heads), C.long(d), C.float(scale), ptr(p))
+}
+
+func colSumAdd(dst, g []float32, cols int) {
+	C.vm_col_sum_add(ptr(dst), ptr(g), C.long(len(g)/cols), C.long(cols))
 }
 
 func iptr(s []int32) *C.int32_t { return (*C.int32_t)(unsafe.Pointer(unsafe.SliceData(s))) }

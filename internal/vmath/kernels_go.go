@@ -138,3 +138,115 @@ func reluGradAdd(dx, x, dy []float32) {
 		}
 	}
 }
+
+// attnProbs is attn_probs of kernels_c.go.
+func attnProbs(p, q, k []float32, t, d, c3 int, scale float32) {
+	for i := 0; i < t; i++ {
+		pi := p[i*t : (i+1)*t]
+		qi := q[i*c3 : i*c3+d]
+		var m float32
+		for j := range pi {
+			kj := k[j*c3 : j*c3+d]
+			var s float32
+			for x, qv := range qi {
+				s += qv * kj[x]
+			}
+			pi[j] = s * scale
+			if j == 0 || pi[j] > m {
+				m = pi[j]
+			}
+		}
+		var sum float64
+		for j, v := range pi {
+			pi[j] = Exp32(v - m)
+			sum += float64(pi[j])
+		}
+		inv := float32(1 / sum)
+		for j := range pi {
+			pi[j] *= inv
+		}
+	}
+}
+
+func attnSmall(out, qkv []float32, groups, t, heads, d int, scale float32, p []float32) {
+	c := heads * d
+	c3 := 3 * c
+	for g := 0; g < groups; g++ {
+		for h := 0; h < heads; h++ {
+			q := qkv[g*t*c3+h*d:]
+			attnProbs(p, q, q[c:], t, d, c3, scale)
+			v := q[2*c:]
+			for i := 0; i < t; i++ {
+				oi := out[g*t*c+i*c+h*d : g*t*c+i*c+h*d+d]
+				clear(oi)
+				for j, pij := range p[i*t : (i+1)*t] {
+					vj := v[j*c3 : j*c3+d]
+					for x := range oi {
+						oi[x] += pij * vj[x]
+					}
+				}
+			}
+		}
+	}
+}
+
+func attnSmallGrad(dqkv, dout, qkv []float32, groups, t, heads, d int, scale float32, p []float32) {
+	c := heads * d
+	c3 := 3 * c
+	p, ds := p[:t*t], p[t*t:2*t*t]
+	for g := 0; g < groups; g++ {
+		for h := 0; h < heads; h++ {
+			off := g*t*c3 + h*d
+			q, dq := qkv[off:], dqkv[off:]
+			k, v, dk, dv := q[c:], q[2*c:], dq[c:], dq[2*c:]
+			dO := dout[g*t*c+h*d:]
+			attnProbs(p, q, k, t, d, c3, scale)
+			for i := 0; i < t; i++ {
+				doi := dO[i*c : i*c+d]
+				var dot float32
+				for j := 0; j < t; j++ {
+					pij := p[i*t+j]
+					var s float32
+					for x, o := range doi {
+						dv[j*c3+x] += pij * o
+						s += o * v[j*c3+x]
+					}
+					ds[i*t+j] = s
+					dot += pij * s
+				}
+				for j := 0; j < t; j++ {
+					sij := scale * p[i*t+j] * (ds[i*t+j] - dot)
+					for x := 0; x < d; x++ {
+						dq[i*c3+x] += sij * k[j*c3+x]
+						dk[j*c3+x] += sij * q[i*c3+x]
+					}
+				}
+			}
+		}
+	}
+}
+
+func colSumAdd(dst, g []float32, cols int) {
+	const tile, block = 256, 64
+	var acc, part [tile]float32
+	rows := len(g) / cols
+	for j0 := 0; j0 < cols; j0 += tile {
+		w := min(tile, cols-j0)
+		clear(acc[:])
+		for r0 := 0; r0 < rows; r0 += block {
+			clear(part[:])
+			for r := r0; r < min(r0+block, rows); r++ {
+				row := g[r*cols+j0 : r*cols+j0+w]
+				for j, v := range row {
+					part[j] += v
+				}
+			}
+			for j := range w {
+				acc[j] += part[j]
+			}
+		}
+		for j := range w {
+			dst[j0+j] += acc[j]
+		}
+	}
+}

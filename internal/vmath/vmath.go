@@ -175,3 +175,51 @@ func GatherAddMax(out []float32, arg []int32, table []float32, idx []int32, loca
 		gatherAddMax(out, arg, table, idx, local, scale, k, c)
 	}
 }
+
+// AttentionSmall is multi-head scaled dot-product attention for many small token sets, in
+// one call rather than two GEMMs and a softmax per head: qkv is [groups, t, 3·heads·d]
+// packed as timm's Attention makes it, out [groups, t, heads·d]. Per-head GEMMs of a few thousand multiply-adds cost more in call overhead
+// than in arithmetic; the Geometry-aware Adapter's local attention (16 tokens, heads of
+// 3 channels) makes a million of them per training step. scratch holds at least
+// AttentionSmallScratch(t, d) values.
+func AttentionSmall(out, qkv []float32, groups, t, heads, d int, scale float32, scratch []float32) {
+	if groups < 0 || t < 1 || heads < 1 || d < 1 || len(qkv) != groups*t*3*heads*d || len(out) != groups*t*heads*d || len(scratch) < AttentionSmallScratch(t, d) {
+		panic("vmath.AttentionSmall: lengths do not match")
+	}
+	if groups > 0 {
+		attnSmall(out, qkv, groups, t, heads, d, scale, scratch)
+	}
+}
+
+// AttentionSmallGrad adds the gradient of AttentionSmall with respect to qkv, given the
+// output's gradient dout, to dqkv (same layout as qkv); it recomputes the probabilities.
+// scratch holds at least AttentionSmallScratch(t, d) values.
+func AttentionSmallGrad(dqkv, dout, qkv []float32, groups, t, heads, d int, scale float32, scratch []float32) {
+	if groups < 0 || t < 1 || heads < 1 || d < 1 || len(qkv) != groups*t*3*heads*d || len(dqkv) != len(qkv) ||
+		len(dout) != groups*t*heads*d || len(scratch) < AttentionSmallScratch(t, d) {
+		panic("vmath.AttentionSmallGrad: lengths do not match")
+	}
+	if groups > 0 {
+		attnSmallGrad(dqkv, dout, qkv, groups, t, heads, d, scale, scratch)
+	}
+}
+
+// AttentionSmallScratch is the scratch AttentionSmall and AttentionSmallGrad need for t
+// tokens and heads of d channels: a head's probabilities and their gradient [t, tp], and
+// its k, v and their gradients transposed [d, tp], tp being t rounded up to eight.
+func AttentionSmallScratch(t, d int) int {
+	tp := (t + 7) &^ 7
+	return 2*t*tp + 4*d*tp
+}
+
+// ColSumAdd adds the column sums of g, rows of cols values, to dst (len cols): a bias
+// gradient. Rows are summed 64 at a time before joining the total, so the rounding
+// error grows with rows/64 rather than rows.
+func ColSumAdd(dst, g []float32, cols int) {
+	if cols <= 0 || len(dst) != cols || len(g)%cols != 0 {
+		panic("vmath.ColSumAdd: lengths are not whole rows")
+	}
+	if len(g) > 0 {
+		colSumAdd(dst, g, cols)
+	}
+}

@@ -219,3 +219,69 @@ func TestReductionKernels(t *testing.T) {
 		}
 	}
 }
+
+// TestColSumAdd compares the blocked column sums with float64 sums across the column
+// tile and the row block, on a matrix whose sums cancel to a small fraction of its size.
+func TestColSumAdd(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 2))
+	for _, sz := range [][2]int{{1, 1}, {63, 5}, {65, 257}, {3000, 300}} {
+		rows, cols := sz[0], sz[1]
+		g := make([]float32, rows*cols)
+		for i := range g {
+			g[i] = float32(rng.NormFloat64())
+		}
+		dst := make([]float32, cols)
+		for j := range dst {
+			dst[j] = float32(j)
+		}
+		ColSumAdd(dst, g, cols)
+		for j := range cols {
+			want := float64(j)
+			for r := range rows {
+				want += float64(g[r*cols+j])
+			}
+			if d := math.Abs(float64(dst[j]) - want); d > 2e-5*math.Sqrt(float64(rows))+1e-6*math.Abs(want) {
+				t.Fatalf("%dx%d column %d: %g, want %g", rows, cols, j, dst[j], want)
+			}
+		}
+	}
+}
+
+// TestAttentionSmallScratch: the kernels read no scratch beyond what it says they need,
+// and give the same numbers whatever was in the scratch before.
+func TestAttentionSmallScratch(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 3))
+	groups, tk, heads, d := 3, 13, 2, 3
+	qkv := make([]float32, groups*tk*3*heads*d)
+	dout := make([]float32, groups*tk*heads*d)
+	for i := range qkv {
+		qkv[i] = float32(rng.NormFloat64())
+	}
+	for i := range dout {
+		dout[i] = float32(rng.NormFloat64())
+	}
+	run := func(fill float32) ([]float32, []float32) {
+		n := AttentionSmallScratch(tk, d)
+		scratch := make([]float32, n+8)
+		for i := range scratch {
+			scratch[i] = fill
+		}
+		out := make([]float32, len(dout))
+		AttentionSmall(out, qkv, groups, tk, heads, d, 0.5, scratch[:n])
+		dq := make([]float32, len(qkv))
+		AttentionSmallGrad(dq, dout, qkv, groups, tk, heads, d, 0.5, scratch[:n])
+		return out, dq
+	}
+	o1, g1 := run(0)
+	o2, g2 := run(float32(math.NaN()))
+	for i := range o1 {
+		if o1[i] != o2[i] || math.IsNaN(float64(o1[i])) {
+			t.Fatalf("output %d: %g with a zeroed scratch, %g with NaNs in it", i, o1[i], o2[i])
+		}
+	}
+	for i := range g1 {
+		if g1[i] != g2[i] || math.IsNaN(float64(g1[i])) {
+			t.Fatalf("gradient %d: %g with a zeroed scratch, %g with NaNs in it", i, g1[i], g2[i])
+		}
+	}
+}
