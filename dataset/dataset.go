@@ -36,6 +36,8 @@ const (
 	// FewerResample keeps every point and fills the rest by drawing points
 	// of the sample uniformly with replacement (seeded by sample index).
 	FewerResample
+	// FewerKeep keeps the sample as it is, with fewer points than asked.
+	FewerKeep
 )
 
 // MorePolicy says which points to keep from a sample that has more points
@@ -75,6 +77,9 @@ func sampleRNG(seed uint64, i int) *rand.Rand {
 func (o Options) fit(points []float32, i int, src string) ([]float32, error) {
 	have, n := len(points)/3, o.NumPoints
 	if n <= 0 || n == have {
+		return append([]float32(nil), points...), nil
+	}
+	if have < n && o.Fewer == FewerKeep && have > 0 {
 		return append([]float32(nil), points...), nil
 	}
 	out := make([]float32, n*3)

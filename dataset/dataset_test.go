@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pointpeft/pointpeft/geom"
 	"github.com/pointpeft/pointpeft/pcio"
 )
 
@@ -329,5 +330,58 @@ func TestInMemoryBadInput(t *testing.T) {
 	nan[4] = float32(math.Inf(1))
 	if _, err := NewInMemory([][]float32{nan}, []int{0}, []string{"a"}, Options{}); err == nil {
 		t.Fatal("Inf accepted")
+	}
+}
+
+// TestKeepFewerAndFPSView: a folder of 300-point clouds opened at 400 keeps its 300
+// points with KeepFewer (PointCounts says so) and is filled up to 400 without; the FPS
+// view of 100 points takes each cloud's first point and then the points of the FPS,
+// and refuses a view larger than a cloud, naming both sizes.
+func TestKeepFewerAndFPSView(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	cloud := func() pcio.Cloud {
+		p := make([]float32, 300*3)
+		for i := range p {
+			p[i] = float32(rng.NormFloat64())
+		}
+		return pcio.Cloud{Points: p}
+	}
+	root := makeFolder(t, map[string]pcio.Cloud{"a/train/0.npy": cloud(), "a/train/1.npy": cloud(), "b/train/2.npy": cloud()})
+	kept, err := Open(root, "train", OpenOptions{NumPoints: 400, KeepFewer: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lo, hi, err := PointCounts(kept); lo != 300 || hi != 300 || err != nil {
+		t.Fatalf("kept clouds hold %d to %d points (%v), want 300", lo, hi, err)
+	}
+	filled, err := Open(root, "train", OpenOptions{NumPoints: 400})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lo, hi, _ := PointCounts(filled); lo != 400 || hi != 400 {
+		t.Fatalf("filled clouds hold %d to %d points, want 400", lo, hi)
+	}
+	view, err := NewFPSView(kept, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range view.Len() {
+		s, err := view.Get(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		orig, _ := kept.Get(i)
+		idx, _ := geom.FPS(orig.Points, 1, 300, 100)
+		want, _ := geom.Gather(orig.Points, 1, 300, idx, 100)
+		if len(s.Points) != 300 || !equal(s.Points, want) || !equal(s.Points[:3], orig.Points[:3]) || s.Label != orig.Label {
+			t.Fatalf("sample %d: %d coordinates, not the FPS of 100 points from its first", i, len(s.Points))
+		}
+	}
+	big, _ := NewFPSView(kept, 301)
+	if _, err := big.Get(0); err == nil || !strings.Contains(err.Error(), "has 300 points, fewer than the 301") {
+		t.Fatalf("a view larger than the cloud: %v", err)
+	}
+	if _, err := NewFPSView(kept, 0); err == nil {
+		t.Fatal("a view of 0 points accepted")
 	}
 }

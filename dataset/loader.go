@@ -13,6 +13,11 @@ import (
 // (LoaderConfig.Seed + epoch, batch index), so augmentation is reproducible.
 type Transform func(points []float32, b, n int, rng *rand.Rand)
 
+// Resample replaces a batch's clouds before its Transform runs: given b clouds of n
+// points it returns b clouds of m points, [b*m*3], and m. rng is the batch's
+// generator, the one Transform then gets.
+type Resample func(points []float32, b, n int, rng *rand.Rand) ([]float32, int, error)
+
 // LoaderConfig configures a Loader.
 type LoaderConfig struct {
 	BatchSize int
@@ -27,6 +32,8 @@ type LoaderConfig struct {
 	// Prefetch is how many batches may be built ahead of the consumer
 	// (0: 2*Workers).
 	Prefetch int
+	// Resample, if set, runs on every batch inside the workers, before Transform.
+	Resample Resample
 	// Transform, if set, runs on every batch inside the workers.
 	Transform Transform
 }
@@ -191,8 +198,19 @@ func (it *Iter) build(k int) (*Batch, error) {
 		copy(b.Points[j*b.N*3:], s.Points)
 		b.Labels[j] = s.Label
 	}
+	rng := rand.New(rand.NewPCG(cfg.Seed+uint64(it.epoch), uint64(k)))
+	if cfg.Resample != nil {
+		pts, m, err := cfg.Resample(b.Points, b.Size, b.N, rng)
+		if err != nil {
+			return nil, fmt.Errorf("loader: batch %d: %w", k, err)
+		}
+		if m < 1 || len(pts) != b.Size*m*3 {
+			return nil, fmt.Errorf("loader: batch %d resampled to %d coordinates, not %d clouds of %d points", k, len(pts), b.Size, m)
+		}
+		b.Points, b.N = pts, m
+	}
 	if cfg.Transform != nil {
-		cfg.Transform(b.Points, b.Size, b.N, rand.New(rand.NewPCG(cfg.Seed+uint64(it.epoch), uint64(k))))
+		cfg.Transform(b.Points, b.Size, b.N, rng)
 	}
 	return b, nil
 }

@@ -5,6 +5,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"runtime"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -154,5 +156,45 @@ func TestLoaderErrorsAndShutdown(t *testing.T) {
 	}
 	if g := runtime.NumGoroutine(); g > before {
 		t.Fatalf("goroutine leak: %d before, %d after", before, g)
+	}
+}
+
+// TestLoaderResample: Resample runs before Transform with the batch's generator, so
+// Transform sees the new size and a seed gives the same batches; a Resample that
+// returns a wrong length is an error naming the batch.
+func TestLoaderResample(t *testing.T) {
+	ds := shapesForTest(t, 16, 64)
+	half := func(p []float32, b, n int, rng *rand.Rand) ([]float32, int, error) {
+		out := make([]float32, 0, b*n/2*3)
+		off := rng.IntN(n / 2)
+		for i := range b {
+			out = append(out, p[(i*n+off)*3:(i*n+off+n/2)*3]...)
+		}
+		return out, n / 2, nil
+	}
+	var sizes []int
+	var mu sync.Mutex
+	seenBy := func(p []float32, b, n int, rng *rand.Rand) {
+		mu.Lock()
+		sizes = append(sizes, n)
+		mu.Unlock()
+	}
+	cfg := LoaderConfig{BatchSize: 8, Shuffle: true, Seed: 5, Workers: 2, Resample: half, Transform: seenBy}
+	l, _ := NewLoader(ds, cfg)
+	a, b := collect(t, l, 1), collect(t, l, 1)
+	for k := range a {
+		if a[k].N != 32 || len(a[k].Points) != 8*32*3 || !equal(a[k].Points, b[k].Points) {
+			t.Fatalf("batch %d: %d points per cloud, or not the same twice", k, a[k].N)
+		}
+	}
+	if fmt.Sprint(sizes) != "[32 32 32 32]" {
+		t.Fatalf("Transform saw clouds of %v points, want 32 each time", sizes)
+	}
+	cfg.Resample = func(p []float32, b, n int, _ *rand.Rand) ([]float32, int, error) { return p, n + 1, nil }
+	l, _ = NewLoader(ds, cfg)
+	it := l.Epoch(0)
+	defer it.Close()
+	if _, err := it.Next(); err == nil || !strings.Contains(err.Error(), "batch 0 resampled") {
+		t.Fatalf("a bad resample: %v", err)
 	}
 }

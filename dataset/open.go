@@ -19,24 +19,38 @@ type OpenOptions struct {
 	// Shapes is the procedural set's configuration for "shapes" sources (zero: the
 	// default); "shapes:TRAIN:TEST" overrides its sizes.
 	Shapes ShapesConfig
+	// KeepFewer reads a stored cloud with fewer than NumPoints points as it is instead
+	// of filling it up by resampling, so that no point is made up; PointCounts tells
+	// what the clouds hold.
+	KeepFewer bool
 }
 
 // Settings are the sizes the authors' configs use with a data source.
 type Settings struct {
+	// Kind is the benchmark whose configs these are: KindScanObjectNN or
+	// KindModelNet40.
+	Kind                      string
 	Points, Groups, GroupSize int
 	// Augment names the training augmentation (train.Augmentations).
 	Augment string
 }
 
+// The benchmark kinds of Settings.Kind.
+const (
+	KindScanObjectNN = "scanobjectnn"
+	KindModelNet40   = "modelnet40"
+)
+
 // Reference returns the authors' settings for a data source: ScanObjectNN is read at
 // 2048 points in 128 groups of 32 with the scale-and-rotate augmentation
-// (cfgs/finetune_scan_*.yaml); everything else at 1024 points in 64 groups of 32 with
+// (cfgs/finetune_scan_*.yaml); everything else, being ModelNet40 or like it (clouds
+// normalised to the unit sphere), at 1024 points in 64 groups of 32 with
 // scale-and-translate (ModelNet40's config).
 func Reference(spec string) Settings {
 	if strings.HasPrefix(spec, "scanobjectnn:") {
-		return Settings{Points: 2048, Groups: 128, GroupSize: 32, Augment: "scan"}
+		return Settings{Kind: KindScanObjectNN, Points: 2048, Groups: 128, GroupSize: 32, Augment: "scan"}
 	}
-	return Settings{Points: 1024, Groups: 64, GroupSize: 32, Augment: "scale-translate"}
+	return Settings{Kind: KindModelNet40, Points: 1024, Groups: 64, GroupSize: 32, Augment: "scale-translate"}
 }
 
 // Open opens one split ("train" or "test") of the data source spec, loaded into
@@ -51,6 +65,9 @@ func Open(spec, split string, opts OpenOptions) (*InMemory, error) {
 		return nil, fmt.Errorf("data %q: %d points per cloud", spec, opts.NumPoints)
 	}
 	o := Options{NumPoints: opts.NumPoints, Fewer: FewerResample, More: MoreFirst}
+	if opts.KeepFewer {
+		o.Fewer = FewerKeep
+	}
 	var ds Dataset
 	var err error
 	switch {

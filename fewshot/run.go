@@ -65,10 +65,14 @@ func Run(ctx context.Context, spec train.Spec, o RunOptions) (*Summary, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
-	open := dataset.OpenOptions{NumPoints: spec.Points}
-	trainSet, testSet, err := dataset.OpenSplits(spec.Data, open)
+	spec, trainSet, testSet, notes, err := train.OpenRunData(spec)
 	if err != nil {
 		return nil, err
+	}
+	if o.Progress != nil {
+		for _, n := range notes {
+			fmt.Fprintln(o.Progress, "note:", n)
+		}
 	}
 	folds, err := foldFile(o, trainSet, testSet)
 	if err != nil {
@@ -96,7 +100,8 @@ func Run(ctx context.Context, spec train.Spec, o RunOptions) (*Summary, error) {
 			if err != nil {
 				return nil, err
 			}
-			run := &train.Run{Dir: dir, Cfg: spec.Train, Model: m, Train: tr, Test: te, Log: o.Log, Progress: o.Progress, Spec: &spec}
+			run := &train.Run{Dir: dir, Cfg: spec.Train, Model: m, Train: tr, Test: te, Log: o.Log, Progress: o.Progress, Spec: &spec,
+				Points: spec.Points}
 			res, err := run.Fit(ctx)
 			if err != nil {
 				return nil, fmt.Errorf("fold %d: %w", k, err)

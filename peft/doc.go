@@ -11,7 +11,9 @@
 //     forward pass, prompt-layer gather bug included, "fixed" gives prompts their
 //     learnable coordinates and gathers with the right stride;
 //   - the trainable set (trainable.go): the authors' name filter and the other methods'
-//     sets (full, linear probing, BitFit).
+//     sets (full, linear probing, BitFit);
+//   - the registry (registry.go, recipe.go) through which the peer methods, each in its
+//     own package, add themselves with their authors' released fine-tuning recipes.
 //
 // Names follow the authors' state dicts (github.com/Ivan-Tang-3D/Point-PEFT), so their
 // checkpoints load and ours load in their code.

@@ -30,6 +30,10 @@ type MethodSpec struct {
 	New func(bb *model.PointTransformer, mode Mode, rng *rand.Rand) (Classifier, error)
 	// Trains is the method's trainable filter over parameter names.
 	Trains func(name string) bool
+	// Recipe, if set, returns the authors' released fine-tuning recipe for a kind of
+	// data set (ok false: none for that kind), which training starts from instead of
+	// the reference recipe (see MethodRecipe).
+	Recipe func(kind DataKind) (r Recipe, ok bool)
 }
 
 var (

@@ -25,6 +25,20 @@ type Config struct {
 	Schedule string `yaml:"schedule" json:"schedule"`
 	// Augment names the training augmentation (see Augmentations).
 	Augment string `yaml:"augment" json:"augment"`
+	// FPSPool, when positive, is the training-time resampling of the peer methods'
+	// runners: the clouds are read at FPSPool points (the first stored ones, never
+	// filled up by resampling), each training batch is reduced by FPS to FPSPool points
+	// and the model's points (Spec.Points) are drawn from them at random
+	// (geom.PoolSample), before Augment; evaluation takes the FPS of the model's points.
+	// With clouds of exactly FPSPool points the FPS only reorders them, and the draw is
+	// a random subset. A data set whose clouds hold fewer points is an error, unless
+	// FPSPoolCap lowers the pool to their size. 0: off, clouds are read at the model's
+	// points.
+	FPSPool int `yaml:"fps_pool" json:"fps_pool"`
+	// FPSPoolCap lowers an FPSPool larger than the data set's clouds to their size, as
+	// the authors' runners do (point_all = points.size(1)); a run's saved settings show
+	// the pool it used.
+	FPSPoolCap bool `yaml:"fps_pool_cap" json:"fps_pool_cap"`
 	// Vote is the number of augmented views averaged at evaluation (1: none).
 	Vote      int    `yaml:"vote" json:"vote"`
 	Seed      uint64 `yaml:"seed" json:"seed"`
@@ -66,6 +80,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("train config: vote %d, want >= 1", c.Vote)
 	case c.Smoothing < 0 || c.Smoothing >= 1:
 		return fmt.Errorf("train config: label smoothing %g outside [0,1)", c.Smoothing)
+	case c.FPSPool < 0:
+		return fmt.Errorf("train config: fps_pool %d, want 0 (off) or a number of points", c.FPSPool)
 	}
 	if _, ok := Augmentations[c.Augment]; !ok {
 		return fmt.Errorf("train config: unknown augmentation %q (known: %v)", c.Augment, AugmentationNames())
@@ -93,6 +109,13 @@ var Augmentations = map[string]dataset.Transform{
 	"scan-z": func(p []float32, b, n int, rng *rand.Rand) {
 		must(geom.Scale(p, b, n, geom.MildScaleLow, geom.MildScaleHigh, rng))
 		_, err := geom.RotateUp(p, b, n, geom.AxisZ, true, rng)
+		must(err)
+	},
+	// IDPT's ScanObjectNN recipe: PointcloudRotate (from ACT), one angle per cloud about
+	// the y axis and nothing else. Their U(0, 2π) and RotateUp's U(−π, π) are the same
+	// rotations.
+	"rotate-y": func(p []float32, b, n int, rng *rand.Rand) {
+		_, err := geom.RotateUp(p, b, n, geom.AxisY, true, rng)
 		must(err)
 	},
 }

@@ -91,6 +91,8 @@ func Pretrain(ctx context.Context, spec PretrainSpec, opt PretrainOptions) ([]Ep
 		return nil, fmt.Errorf("keep every %d epochs: want 0 (none) or more", opt.KeepEvery)
 	case spec.Groups > spec.Points || spec.GroupSize > spec.Points || spec.Groups < 1 || spec.GroupSize < 1:
 		return nil, fmt.Errorf("%d groups of %d points do not fit clouds of %d points", spec.Groups, spec.GroupSize, spec.Points)
+	case spec.Train.FPSPool != 0:
+		return nil, fmt.Errorf("fps_pool %d: pre-training reads its clouds at their points and draws from no pool", spec.Train.FPSPool)
 	}
 	if err := spec.Train.Validate(); err != nil {
 		return nil, err

@@ -54,18 +54,17 @@ func Finetune(ctx context.Context, spec Spec, opt RunOptions) (*Result, *Model, 
 	if err := CheckRunDir(opt.Dir, opt.Resume, opt.Overwrite); err != nil {
 		return nil, nil, err
 	}
+	spec, trainSet, testSet, dataNotes, err := OpenRunData(spec)
+	if err != nil {
+		return nil, nil, err
+	}
 	if opt.Progress != nil {
-		for _, n := range notes {
+		for _, n := range append(notes, dataNotes...) {
 			fmt.Fprintln(opt.Progress, "note:", n)
 		}
 		if err := spec.Write(opt.Progress); err != nil {
 			return nil, nil, err
 		}
-	}
-	open := dataset.OpenOptions{NumPoints: spec.Points}
-	trainSet, err := dataset.Open(spec.Data, "train", open)
-	if err != nil {
-		return nil, nil, err
 	}
 	var fit, val dataset.Dataset = trainSet, nil
 	var split *dataset.Split
@@ -78,13 +77,14 @@ func Finetune(ctx context.Context, spec Spec, opt RunOptions) (*Result, *Model, 
 			return nil, nil, err
 		}
 		fit, val = a, b
+		if spec.Train.FPSPool > 0 {
+			if val, err = fpsEval(b, spec.Points); err != nil {
+				return nil, nil, fmt.Errorf("validation split: %w", err)
+			}
+		}
 	}
 	if fit.Len() < spec.Train.BatchSize {
 		return nil, nil, fmt.Errorf("batch size %d is larger than the %d training samples of %s", spec.Train.BatchSize, fit.Len(), spec.Data)
-	}
-	testSet, err := dataset.Open(spec.Data, "test", open)
-	if err != nil {
-		return nil, nil, err
 	}
 	resumeDir := ""
 	if opt.Resume {
@@ -109,7 +109,7 @@ func Finetune(ctx context.Context, spec Spec, opt RunOptions) (*Result, *Model, 
 		}
 	}
 	run := &Run{Dir: opt.Dir, Cfg: spec.Train, Model: m, Train: fit, Val: val, Test: testSet, Log: opt.Log, Progress: opt.Progress,
-		Resume: opt.Resume, Spec: &spec, TimeLimit: opt.TimeLimit}
+		Resume: opt.Resume, Spec: &spec, TimeLimit: opt.TimeLimit, Points: spec.Points}
 	res, err := run.Fit(ctx)
 	return res, m, err
 }
@@ -221,6 +221,12 @@ func runBank(spec Spec, bb *model.PointTransformer, trainSet dataset.Dataset, re
 	prior, err := peft.NewPriorEncoder(bb, spec.PEFT.PriorGroups, spec.PEFT.PriorGroupSize)
 	if err != nil {
 		return nil, err
+	}
+	if spec.Train.FPSPool > 0 {
+		// The clouds are read at the pool's size; the bank sees what evaluation sees.
+		if trainSet, err = dataset.NewFPSView(trainSet, spec.Points); err != nil {
+			return nil, err
+		}
 	}
 	return BuildBank(prior, trainSet, spec.Points, map[string]string{"backbone": hash, "dataset": spec.Data, "split": "train"}, progress)
 }

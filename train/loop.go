@@ -53,6 +53,11 @@ type Run struct {
 	// Spec, if set, is saved in config.yaml under "spec": what Finetune needs to
 	// rebuild the run (data and backbone paths, settings).
 	Spec *Spec
+	// Points is how many points per cloud the model sees when Cfg.FPSPool resamples
+	// the training clouds: each batch's pool is thinned to it (Spec.Points; unused
+	// without a pool). Train's clouds must then hold at least Cfg.FPSPool points; Val
+	// and Test are evaluated as they are (OpenRunData reduces them to the FPS of Points).
+	Points int
 }
 
 // EpochMetrics is one line of metrics.jsonl.
@@ -151,6 +156,10 @@ func timeLimitError(dir string, p *partialEpoch, next int) error {
 // Fit trains and evaluates every epoch, writing the run's files as it goes.
 func (r *Run) Fit(ctx context.Context) (*Result, error) {
 	net := r.Model.Net
+	resample, err := r.resample()
+	if err != nil {
+		return nil, err
+	}
 	st, err := prepare(r.Cfg, r.Dir, &r.Log, net.Params())
 	if err != nil {
 		return nil, err
@@ -170,7 +179,7 @@ func (r *Run) Fit(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	loader, err := dataset.NewLoader(r.Train, dataset.LoaderConfig{BatchSize: r.Cfg.BatchSize, Shuffle: true, DropLast: true,
-		Seed: r.Cfg.Seed, Workers: r.Cfg.Workers, Transform: Augmentations[r.Cfg.Augment]})
+		Seed: r.Cfg.Seed, Workers: r.Cfg.Workers, Resample: resample, Transform: Augmentations[r.Cfg.Augment]})
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,9 @@ type MethodShare struct {
 	Summary          string
 	Modes            []peft.Mode
 	Trainable, Total int
+	// Recipe says which recipe a run starts from on each kind of data set
+	// (RecipeSummary).
+	Recipe string
 }
 
 // MethodShares builds every known method (peft.Methods: the built-in ones and those
@@ -33,7 +36,7 @@ func MethodShares(path string, classes, numGroup, groupSize int) ([]MethodShare,
 		}
 		s := peft.Summarize(m.Net.Params())
 		out = append(out, MethodShare{Method: method, Summary: peft.MethodSummary(method), Modes: peft.MethodModes(method),
-			Trainable: s.Trainable, Total: s.Total})
+			Trainable: s.Trainable, Total: s.Total, Recipe: RecipeSummary(method)})
 	}
 	return out, nil
 }

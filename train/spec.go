@@ -21,6 +21,9 @@ type Spec struct {
 	// Data is a data source as dataset.Open takes it.
 	Data   string `yaml:"data"`
 	Method string `yaml:"method"`
+	// Recipe names the method's released recipe the settings started from (SpecFor);
+	// empty: the reference recipe. Any of its values may have been set otherwise since.
+	Recipe string `yaml:"recipe,omitempty"`
 	// Points, Groups and GroupSize of 0 take the data source's reference settings
 	// (dataset.Reference); so does an empty Train.Augment.
 	Points    int `yaml:"points"`
@@ -94,6 +97,9 @@ func (s Spec) Validate() error {
 	if err := s.Train.Validate(); err != nil {
 		return err
 	}
+	if p := s.Train.FPSPool; p > 0 && p < s.Points {
+		return fmt.Errorf("fps_pool %d is smaller than points %d: the model's points are drawn from the pool", p, s.Points)
+	}
 	if !(s.Val >= 0 && s.Val < 1) {
 		return fmt.Errorf("validation fraction %g outside [0, 1)", s.Val)
 	}
@@ -115,10 +121,18 @@ func (s Spec) Write(w io.Writer) error {
 		backbone = "shipped (" + shippedName + ")"
 	}
 	c := s.Train
-	_, err := fmt.Fprintf(w, "settings: method %s, backbone %s, data %s\n"+
-		"  %d points, %d groups of %d; %d epochs (%d warm-up), batch %d, lr %g → %g (%s schedule), weight decay %g, clip %g, augment %s, vote %d, seed %d\n",
-		s.Method, backbone, s.Data, s.Points, s.Groups, s.GroupSize, c.Epochs, c.WarmupEpochs, c.BatchSize, c.LR, c.MinLR,
-		c.Schedule, c.WeightDecay, c.ClipNorm, c.Augment, c.Vote, c.Seed)
+	recipe := "the reference recipe"
+	if s.Recipe != "" {
+		recipe = s.Recipe
+	}
+	pool := ""
+	if c.FPSPool > 0 {
+		pool = fmt.Sprintf(", drawn from an FPS pool of %d in training", c.FPSPool)
+	}
+	_, err := fmt.Fprintf(w, "settings: method %s, backbone %s, data %s, from %s\n"+
+		"  %d points%s, %d groups of %d; %d epochs (%d warm-up), batch %d, lr %g → %g (%s schedule), weight decay %g, clip %g, augment %s, vote %d, seed %d\n",
+		s.Method, backbone, s.Data, recipe, s.Points, pool, s.Groups, s.GroupSize, c.Epochs, c.WarmupEpochs, c.BatchSize, c.LR,
+		c.MinLR, c.Schedule, c.WeightDecay, c.ClipNorm, c.Augment, c.Vote, c.Seed)
 	if err == nil && peft.Method(s.Method) == peft.MethodPointPEFT {
 		bank := s.Bank
 		if bank == "" {

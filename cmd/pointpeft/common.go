@@ -51,7 +51,7 @@ func trainFlags(fs *pflag.FlagSet, cfg *train.Config) {
 	fs.Float64Var(&cfg.WeightDecay, "weight-decay", cfg.WeightDecay, "AdamW weight decay (not on biases, 1-D tensors, tokens)")
 	fs.Float64Var(&cfg.ClipNorm, "clip", cfg.ClipNorm, "gradient clipping norm (0: off)")
 	fs.StringVar(&cfg.Schedule, "schedule", cfg.Schedule, "lr schedule: epoch (timm, per epoch, the reference) or step (per step)")
-	fs.StringVar(&cfg.Augment, "augment", cfg.Augment, "training augmentation: none, scale-translate, scan (y up), scan-z (z up) (default: the data set's reference)")
+	fs.StringVar(&cfg.Augment, "augment", cfg.Augment, "training augmentation: none, scale-translate, scan (y up), scan-z (z up), rotate-y (a random angle about y per cloud) (default: the data set's reference)")
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "random seed (same seed, same numbers)")
 	fs.IntVar(&cfg.Workers, "workers", cfg.Workers, "data loader goroutines (0: one per CPU)")
 	fs.BoolVar(&cfg.Recompute, "recompute", cfg.Recompute, "recompute the Transformer's activations in the backward pass: about 30% less memory, 15% more time")

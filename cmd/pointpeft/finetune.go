@@ -30,6 +30,8 @@ func specFlags(fs *pflag.FlagSet, s *train.Spec) {
 	fs.IntVar(&s.PEFT.NumTokens, "prompts", s.PEFT.NumTokens, "point-peft prompt tokens per layer (K = prompts − 2 memory-bank features)")
 	fs.BoolVar(&s.AllowPartial, "allow-partial", s.AllowPartial, "fine-tune from a file with tensors the backbone would ignore, on purpose (they are listed)")
 	trainFlags(fs, &s.Train)
+	fs.IntVar(&s.Train.FPSPool, "fps-pool", s.Train.FPSPool, "read clouds at this many points, reduce each training batch to them by FPS and draw --points of them at random; evaluate on the FPS of --points (0: off; a peer method's recipe sets its authors' pool, with --fps-pool-cap)")
+	fs.BoolVar(&s.Train.FPSPoolCap, "fps-pool-cap", s.Train.FPSPoolCap, "lower a --fps-pool larger than the data set's clouds to their size instead of refusing it")
 	fs.Float64Var(&s.Val, "val", s.Val, "hold out this fraction of the training split (stratified) for validation, which picks the best epoch; 0: none")
 	fs.Uint64Var(&s.ValSeed, "val-seed", s.ValSeed, "seed of the validation split")
 	fs.IntVar(&s.Train.Vote, "vote", s.Train.Vote, "evaluation views averaged (1: no voting)")
@@ -56,8 +58,12 @@ classification data set, evaluating on its test split every epoch. Writes to --o
 metrics.jsonl, train_curves.png, confusion.png, last.safetensors (resumable), best.safetensors
 and, for methods that freeze the backbone, adapter.safetensors (only the trained tensors).
 Points, grouping and augmentation follow the data set's reference config unless flags say
-otherwise; the resolved settings are printed as the run starts. Flags override --config;
---resume DIR continues a stopped run with its saved settings.
+otherwise. A peer method (idpt, dapt, pointgst, pointlora) starts from its authors'
+released recipe for the kind of data set (ScanObjectNN for scanobjectnn: sources,
+ModelNet40 for any other) instead of the reference recipe the defaults below show;
+"pointpeft methods" lists them. --config overrides the recipe, flags override both; the
+resolved settings are printed as the run starts and saved in config.yaml. --resume DIR
+continues a stopped run with its saved settings.
 
 ` + dataset.SourceHelp,
 		Args: noArgs,
@@ -68,13 +74,11 @@ otherwise; the resolved settings are printed as the run starts. Flags override -
 				}
 				out, config = resume, filepath.Join(resume, "config.yaml")
 			}
-			if config != "" {
-				s, err := layered(cmd.Flags(), config)
-				if err != nil {
-					return err
-				}
-				spec = s
+			s, err := layered(cmd.Flags(), config, resume == "")
+			if err != nil {
+				return err
 			}
+			spec = s
 			if err := checkMode(cmd, spec); err != nil {
 				return err
 			}
@@ -114,20 +118,34 @@ otherwise; the resolved settings are printed as the run starts. Flags override -
 	return cmd
 }
 
-// layered is the spec of a settings file with the flags given on the command line on
-// top: flags override the file, the file overrides the defaults.
-func layered(given *pflag.FlagSet, path string) (train.Spec, error) {
+// layered is the spec of a run: the defaults, the settings file at path (if any) on
+// top, and the flags given on the command line on top of both. With recipe set the
+// defaults are the method's recipe for the data set (train.SpecFor), so the method and
+// the data set are read from the file and the flags first; without it (a resumed run,
+// whose file holds every setting) the reference ones.
+func layered(given *pflag.FlagSet, path string, recipe bool) (train.Spec, error) {
 	s := train.DefaultSpec()
-	if err := s.LoadFile(path); err != nil {
+	if err := layer(&s, given, path); err != nil || !recipe {
 		return s, err
 	}
+	s = train.SpecFor(s.Method, s.Data)
+	return s, layer(&s, given, path)
+}
+
+// layer puts the settings file at path (if any), then the given flags, onto s.
+func layer(s *train.Spec, given *pflag.FlagSet, path string) error {
+	if path != "" {
+		if err := s.LoadFile(path); err != nil {
+			return err
+		}
+	}
 	onto := pflag.NewFlagSet("layer", pflag.ContinueOnError)
-	specFlags(onto, &s)
+	specFlags(onto, s)
 	var err error
 	given.Visit(func(f *pflag.Flag) {
 		if onto.Lookup(f.Name) != nil && err == nil {
 			err = onto.Set(f.Name, f.Value.String())
 		}
 	})
-	return s, err
+	return err
 }

@@ -26,7 +26,7 @@ func newMethodsCmd() *cobra.Command {
 		Short: "list the fine-tuning methods with what each trains on a backbone",
 		Long: `Lists every fine-tuning method (the --method values of finetune), its modes, and the
 parameters it trains on the chosen backbone (the shipped one by default) with a head of
---classes classes.`,
+--classes classes; then the recipe finetune starts each method from, by kind of data set.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			rows, err := train.MethodShares(backbone, classes, groups, groupSize)
@@ -42,6 +42,14 @@ parameters it trains on the chosen backbone (the shipped one by default) with a 
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.2f%%\t%s\n", r.Method, strings.Join(modes, ", "), r.Trainable, r.Total,
 					100*float64(r.Trainable)/float64(r.Total), r.Summary)
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "\nrecipes finetune starts from (flags and --config override any value):")
+			tw = tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+			for _, r := range rows {
+				fmt.Fprintf(tw, "  %s\t%s\n", r.Method, r.Recipe)
 			}
 			return tw.Flush()
 		},

@@ -77,9 +77,7 @@ func Trains(name string) bool {
 // Recipe is the authors' fine-tuning recipe (cfgs/finetune_*_dapt.yaml,
 // tools/runner_finetune.py, tools/builder.py). Its fields are named as train.Config's,
 // which it maps onto one to one; Model is the method's Config, and the trainable set is
-// Trains. Two details of the authors' loop have no field here: a training batch is the
-// FPS of min(n, 1.17·Points) points (1200 for 1024, 2400 for 2048) of which a random
-// Points are kept, an evaluation batch the FPS of Points; and the frozen encoder's
+// Trains. One detail of the authors' loop has no field here: the frozen encoder's
 // BatchNorm layers run in training mode (batch statistics, running statistics updated),
 // as train's loop does for every method.
 type Recipe struct {
@@ -104,6 +102,10 @@ type Recipe struct {
 	Points              int    // points per cloud given to the model
 	NumGroup, GroupSize int    // the backbone's grouping for that many points
 	Classes             int
+	// FPSPool: a training batch is the FPS of min(n, FPSPool) of its clouds' n points
+	// (1200 for 1024 points, 2400 for 2048), of which a random Points are kept; an
+	// evaluation batch is the FPS of Points.
+	FPSPool int
 }
 
 // ScanObjectNNRecipe is the PB_T50_RS recipe: 2048 points in 128 groups of 32, 15
@@ -112,13 +114,31 @@ type Recipe struct {
 func ScanObjectNNRecipe() Recipe {
 	return Recipe{Model: ScanObjectNN(), Epochs: 300, BatchSize: 32, LR: 5e-4, WeightDecay: 0.05, Schedule: "epoch",
 		WarmupEpochs: 10, WarmupLR: 1e-6, MinLR: 1e-6, ClipNorm: 10, Augment: "scale-translate", Vote: 1,
-		Points: 2048, NumGroup: 128, GroupSize: 32, Classes: 15}
+		Points: 2048, NumGroup: 128, GroupSize: 32, Classes: 15, FPSPool: 2400}
 }
 
-// ModelNet40Recipe is the ModelNet40 recipe: as PB_T50_RS but 1024 points in 64 groups
-// of 32, 40 classes, and the ModelNet40 model configuration.
+// ModelNet40Recipe is the ModelNet40 recipe: as PB_T50_RS but 1024 points (an FPS pool
+// of 1200) in 64 groups of 32, 40 classes, and the ModelNet40 model configuration.
 func ModelNet40Recipe() Recipe {
 	r := ScanObjectNNRecipe()
-	r.Model, r.Points, r.NumGroup, r.Classes = ModelNet40(), 1024, 64, 40
+	r.Model, r.Points, r.NumGroup, r.Classes, r.FPSPool = ModelNet40(), 1024, 64, 40, 1200
 	return r
+}
+
+// ScanObjectNNGroups is the grouping from which a backbone gets DAPT's ScanObjectNN
+// configuration (ConfigFor): the 128 groups of its 2048-point recipe.
+const ScanObjectNNGroups = 128
+
+// ConfigFor is the released configuration DAPT builds on a backbone of numGroup
+// groups: ScanObjectNN's from ScanObjectNNGroups on, ModelNet40's below. The backbone
+// decides, not the data set, because a model is rebuilt from an adapter file that
+// records the backbone's configuration and nothing of the data. Training picks the
+// recipe by the data set's kind instead, and each recipe's grouping (128 or 64 groups)
+// then selects that kind's configuration; a grouping set against the recipe selects
+// the configuration of the grouping.
+func ConfigFor(numGroup int) Config {
+	if numGroup >= ScanObjectNNGroups {
+		return ScanObjectNN()
+	}
+	return ModelNet40()
 }

@@ -36,7 +36,10 @@ type Recipe struct {
 	Augment string `yaml:"augment" json:"augment"`
 	// Points is the cloud size the model sees. In training each batch is first reduced
 	// by FPS to FPSPool points, of which Points are drawn at random; evaluation takes
-	// FPS(Points) without voting.
+	// FPS(Points) without voting. Their runner lowers the pool to the clouds' size when
+	// these hold fewer points, and so does training from this recipe
+	// (train.Config.FPSPoolCap): on the 1024-point ModelNet40 release the pool is the
+	// whole cloud, and the draw a random reordering of it.
 	Points  int `yaml:"npoints" json:"npoints"`
 	FPSPool int `yaml:"fps_pool" json:"fps_pool"`
 	// Trains is the trainable filter (the package's Trains).

@@ -22,5 +22,24 @@ func init() {
 			return New(bb, cfg, rng)
 		},
 		Trains: Trains,
+		Recipe: recipeFor,
 	})
+}
+
+// recipeFor is the registered recipe for a kind of data set: ScanObjectNNRecipe or
+// ModelNet40Recipe, with timm's per-epoch schedule and no voting as Recipe describes.
+func recipeFor(kind peft.DataKind) (peft.Recipe, bool) {
+	var r Recipe
+	var src string
+	switch kind {
+	case peft.ScanObjectNNKind:
+		r, src = ScanObjectNNRecipe(), "IDPT's cfgs/finetune_scan_*_idpt.yaml"
+	case peft.ModelNet40Kind:
+		r, src = ModelNet40Recipe(), "IDPT's cfgs/finetune_modelnet_idpt.yaml"
+	default:
+		return peft.Recipe{}, false
+	}
+	return peft.Recipe{Source: src, Epochs: r.Epochs, BatchSize: r.BatchSize, WarmupEpochs: r.WarmupEpochs, LR: r.LR,
+		MinLR: r.MinLR, WarmupLR: r.WarmupLR, WeightDecay: r.WeightDecay, ClipNorm: r.ClipNorm, Schedule: "epoch",
+		Augment: r.Augment, Vote: 1, Points: r.Points, FPSPool: r.FPSPool}, true
 }

@@ -30,11 +30,15 @@ type Recipe struct {
 	// Augment is Point-MAE's PointcloudScaleAndTranslate (per-sample scale
 	// U(2/3, 3/2)³, translation U(−0.2, 0.2)³), train.Config's "scale-translate": the
 	// authors' runner uses rotation only for their ReCon and ACT ScanObjectNN configs.
-	// Before it, each training batch is FPS-sampled to 1.2×Points and Points of those
+	// Before it, each training batch is FPS-sampled to FPSPool points and Points of those
 	// are drawn at random; with clouds of exactly Points points (ScanObjectNN's 2048,
 	// ModelNet40 at 1k) that is a permutation, which the model is invariant to up to
 	// FPS's start point.
 	Augment string
+	// FPSPool is that pool, from the runner's table: 2400 points for 2048, 1200 for
+	// 1024, lowered to the clouds' size when they hold fewer (train.Config.FPSPool,
+	// FPSPoolCap).
+	FPSPool int
 	// Vote is 1: the reported no-vote accuracy (the authors' --vote is opt-in).
 	Vote int
 }
@@ -43,17 +47,17 @@ type Recipe struct {
 // (PB_T50_RS, 15 classes, 2048 points in 128 groups of 32). The OBJ_BG and OBJ_ONLY
 // configs are the same.
 func ScanObjectNNRecipe(mode Mode) Recipe {
-	return recipe(model.PointMAE(15, 128, 32), ScanObjectNN(mode), 2048)
+	return recipe(model.PointMAE(15, 128, 32), ScanObjectNN(mode), 2048, 2400)
 }
 
 // ModelNet40Recipe is the recipe of cfgs/mae/finetune_modelnet_pgst.yaml (40 classes,
 // 1024 points in 64 groups of 32).
 func ModelNet40Recipe(mode Mode) Recipe {
-	return recipe(model.PointMAE(40, 64, 32), ModelNet40(mode), 1024)
+	return recipe(model.PointMAE(40, 64, 32), ModelNet40(mode), 1024, 1200)
 }
 
-func recipe(bb model.Config, cfg Config, points int) Recipe {
+func recipe(bb model.Config, cfg Config, points, pool int) Recipe {
 	return Recipe{Backbone: bb, Cfg: cfg, Points: points, Epochs: 300, BatchSize: 32, LR: 5e-4, WeightDecay: 0.05,
 		ClipNorm: 10, WarmupEpochs: 10, WarmupLR: 1e-6, MinLR: 1e-6, Schedule: "epoch", Augment: "scale-translate",
-		Vote: 1}
+		FPSPool: pool, Vote: 1}
 }

@@ -17,6 +17,7 @@ func TestRecipeIsATrainConfig(t *testing.T) {
 		c := train.DefaultConfig()
 		c.Epochs, c.BatchSize, c.LR, c.WeightDecay, c.ClipNorm = r.Epochs, r.BatchSize, r.LR, r.WeightDecay, r.ClipNorm
 		c.WarmupEpochs, c.WarmupLR, c.MinLR, c.Schedule, c.Augment, c.Vote = r.WarmupEpochs, r.WarmupLR, r.MinLR, r.Schedule, r.Augment, r.Vote
+		c.FPSPool, c.FPSPoolCap = r.FPSPool, true
 		if err := c.Validate(); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
@@ -32,6 +33,9 @@ func TestRecipeIsATrainConfig(t *testing.T) {
 		if want := map[string]int{"PB_T50_RS": 2048, "ModelNet40": 1024}[name]; r.Points != want ||
 			r.Points/r.Backbone.NumGroup != 16 {
 			t.Errorf("%s: %d points in %d groups", name, r.Points, r.Backbone.NumGroup)
+		}
+		if want := map[string]int{"PB_T50_RS": 2400, "ModelNet40": 1200}[name]; r.FPSPool != want {
+			t.Errorf("%s: FPS pool of %d points, want %d", name, r.FPSPool, want)
 		}
 	}
 }

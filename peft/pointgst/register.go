@@ -21,5 +21,25 @@ func init() {
 			return New(bb, ScanObjectNN(mode), rng)
 		},
 		Trains: Trains,
+		Recipe: recipeFor,
 	})
+}
+
+// recipeFor is the registered recipe for a kind of data set: ScanObjectNNRecipe or
+// ModelNet40Recipe, whose training settings are the same in both modes.
+func recipeFor(kind peft.DataKind) (peft.Recipe, bool) {
+	var r Recipe
+	var src string
+	switch kind {
+	case peft.ScanObjectNNKind:
+		r, src = ScanObjectNNRecipe(Fixed), "PointGST's cfgs/mae/finetune_scan_hardest_pgst.yaml"
+	case peft.ModelNet40Kind:
+		r, src = ModelNet40Recipe(Fixed), "PointGST's cfgs/mae/finetune_modelnet_pgst.yaml"
+	default:
+		return peft.Recipe{}, false
+	}
+	return peft.Recipe{Source: src, Epochs: r.Epochs, BatchSize: r.BatchSize, WarmupEpochs: r.WarmupEpochs, LR: r.LR,
+		MinLR: r.MinLR, WarmupLR: r.WarmupLR, WeightDecay: r.WeightDecay, ClipNorm: r.ClipNorm, Schedule: r.Schedule,
+		Augment: r.Augment, Vote: r.Vote, Points: r.Points, Groups: r.Backbone.NumGroup, GroupSize: r.Backbone.GroupSize,
+		FPSPool: r.FPSPool}, true
 }

@@ -128,9 +128,13 @@ type Recipe struct {
 	ClipNorm             float64
 	// Augment is the training augmentation: Point-MAE's PointcloudScaleAndTranslate
 	// (scale U(2/3, 3/2) per axis, shift U(−0.2, 0.2)); the runner's rotation line is
-	// commented out. The training clouds are first reduced by FPS to 1.2× Points and
+	// commented out. The training clouds are first reduced by FPS to FPSPool points and
 	// Points of those drawn at random; the test clouds by FPS to Points.
 	Augment string
+	// FPSPool is that pool, from the runner's table: 2400 points for 2048, 1200 for
+	// 1024, lowered to the clouds' size when they hold fewer (train.Config.FPSPool,
+	// FPSPoolCap).
+	FPSPool int
 	// Method is the trainable set: Trains.
 	Method string
 }
@@ -141,7 +145,7 @@ type Recipe struct {
 func RecipeScanObjectNN() Recipe {
 	bb := model.PointMAE(15, 128, 32)
 	bb.DropPath = 0.3
-	return recipe(bb, 2048)
+	return recipe(bb, 2048, 2400)
 }
 
 // RecipeModelNet40 is Point-MAE's cfgs/finetune_modelnet.yaml, as the authors released no
@@ -150,12 +154,13 @@ func RecipeScanObjectNN() Recipe {
 func RecipeModelNet40() Recipe {
 	bb := model.PointMAE(40, 64, 32)
 	bb.DropPath = 0.1
-	return recipe(bb, 1024)
+	return recipe(bb, 1024, 1200)
 }
 
-func recipe(bb model.Config, points int) Recipe {
+func recipe(bb model.Config, points, pool int) Recipe {
 	return Recipe{Backbone: bb, Points: points, LR: 5e-4, WeightDecay: 0.05, Epochs: 300, WarmupEpochs: 10,
-		WarmupLR: 1e-6, MinLR: 1e-6, BatchSize: 32, ClipNorm: 10, Augment: "scale-translate", Method: "pointlora"}
+		WarmupLR: 1e-6, MinLR: 1e-6, BatchSize: 32, ClipNorm: 10, Augment: "scale-translate", FPSPool: pool,
+		Method: "pointlora"}
 }
 
 func sqrt(n int) float64 { return math.Sqrt(float64(n)) }

@@ -23,5 +23,20 @@ func init() {
 			return New(bb, cfg, rng)
 		},
 		Trains: Trains,
+		Recipe: recipeFor,
 	})
+}
+
+// recipeFor is the registered recipe: RecipeScanObjectNN for ScanObjectNN, the only
+// configuration the authors released. RecipeModelNet40 is Point-MAE's, not theirs,
+// so ModelNet40 keeps the reference recipe.
+func recipeFor(kind peft.DataKind) (peft.Recipe, bool) {
+	if kind != peft.ScanObjectNNKind {
+		return peft.Recipe{}, false
+	}
+	r := RecipeScanObjectNN()
+	return peft.Recipe{Source: "PointLoRA's cfgs/finetune_scan_hardest_pointlora.yaml", Epochs: r.Epochs,
+		BatchSize: r.BatchSize, WarmupEpochs: r.WarmupEpochs, LR: r.LR, MinLR: r.MinLR, WarmupLR: r.WarmupLR,
+		WeightDecay: r.WeightDecay, ClipNorm: r.ClipNorm, Schedule: "epoch", Augment: r.Augment, Vote: 1,
+		Points: r.Points, Groups: r.Backbone.NumGroup, GroupSize: r.Backbone.GroupSize, FPSPool: r.FPSPool}, true
 }
