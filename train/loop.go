@@ -85,8 +85,9 @@ type Result struct {
 	Confusion [][]int
 }
 
-// ErrInterrupted is returned when the context is cancelled (Ctrl-C): the run stops after
-// the current step; the last completed epoch's checkpoint is kept for --resume.
+// ErrInterrupted is returned when the context is cancelled (Ctrl-C, SIGTERM): the run
+// stops after the current step and saves its state as a time limit does, so that
+// --resume continues with the numbers of an uninterrupted run.
 var ErrInterrupted = errors.New("interrupted")
 
 // ErrTimeLimit is returned when a run's TimeLimit has passed: its state was saved after
@@ -104,6 +105,9 @@ type partialEpoch struct {
 	Seen     int     `json:"seen"`
 	Seconds  float64 `json:"seconds"`
 	GradNorm float64 `json:"grad_norm"`
+	// stopped: the epoch was cut short (steps or its evaluation still to do), by a
+	// cancelled context (interrupted) or the time limit.
+	stopped, interrupted bool
 }
 
 // MetaPartial records a partial epoch (JSON) in last.safetensors.
@@ -147,6 +151,9 @@ func putPartial(sd *checkpoint.StateDict, p *partialEpoch) error {
 
 // timeLimitError says where a run stopped and how to go on.
 func timeLimitError(dir string, p *partialEpoch, next int) error {
+	if p != nil && p.interrupted {
+		return fmt.Errorf("%w after epoch %d step %d, state saved; continue with --resume (%s)", ErrInterrupted, p.Epoch, p.Steps, dir)
+	}
 	if p != nil {
 		return fmt.Errorf("%w after epoch %d step %d; continue with --resume (%s)", ErrTimeLimit, p.Epoch, p.Steps, dir)
 	}
@@ -200,7 +207,7 @@ func (r *Run) Fit(ctx context.Context) (*Result, error) {
 			return CrossEntropyLoss(net, b.Points, b.Size, b.N, b.Labels, r.Cfg.Smoothing)
 		})
 		from = nil
-		if part != nil {
+		if part != nil && part.stopped {
 			if err := r.saveLast(opt, res, part); err != nil {
 				return res, err
 			}
@@ -210,15 +217,25 @@ func (r *Run) Fit(ctx context.Context) (*Result, error) {
 			return res, err
 		}
 		ev, err := Evaluate(ctx, net, r.Test, r.Cfg.EvalBatch, r.Cfg.Vote, r.Cfg.Seed)
+		var vev *Evaluation
+		if err == nil && r.Val != nil {
+			if vev, err = Evaluate(ctx, net, r.Val, r.Cfg.EvalBatch, r.Cfg.Vote, r.Cfg.Seed); err != nil {
+				err = fmt.Errorf("validation: %w", err)
+			}
+		}
+		if errors.Is(err, ErrInterrupted) {
+			// The epoch is trained: keep it, and evaluate it on resuming.
+			part.stopped, part.interrupted = true, true
+			if err := r.saveLast(opt, res, part); err != nil {
+				return res, err
+			}
+			return res, timeLimitError(r.Dir, part, epoch)
+		}
 		if err != nil {
 			return res, err
 		}
 		m.TestAcc, m.MeanClassAcc = ev.Acc, ev.MeanClassAcc
-		if r.Val != nil {
-			vev, err := Evaluate(ctx, net, r.Val, r.Cfg.EvalBatch, r.Cfg.Vote, r.Cfg.Seed)
-			if err != nil {
-				return res, fmt.Errorf("validation: %w", err)
-			}
+		if vev != nil {
 			m.ValAcc, m.ValMeanClassAcc = &vev.Acc, &vev.MeanClassAcc
 		}
 		res.History = append(res.History, m)
@@ -315,8 +332,9 @@ type epochLoop struct {
 
 // runEpoch is one epoch of optimisation shared by fine-tuning and pre-training: the lr
 // schedule, the step's RNG, st's step per batch, progress, cancellation. It starts where
-// from (if not nil) stopped. When the loop's deadline passes before the last step, it
-// returns how far it got instead of metrics.
+// from (if not nil) stopped. It returns the epoch's state as well: marked stopped, in
+// place of metrics, when the loop's deadline passed before the last step or the context
+// was cancelled (ctx.Err()), and whole otherwise, for a caller that is interrupted later.
 func runEpoch(ctx context.Context, r epochLoop, epoch int, loader *dataset.Loader, st *Stepper,
 	lr func(e, i int) float64, from *partialEpoch, lossOf func(*dataset.Batch) LossFunc) (EpochMetrics, *partialEpoch, error) {
 	m := EpochMetrics{Epoch: epoch, LR: lr(epoch, 0)}
@@ -337,13 +355,17 @@ func runEpoch(ctx context.Context, r epochLoop, epoch int, loader *dataset.Loade
 	// The arena's memory goes back at the epoch's end, before evaluation takes its own.
 	defer st.Close()
 	for step := p.Steps; ; step++ {
-		if ctx.Err() != nil {
-			return m, nil, fmt.Errorf("%w at epoch %d step %d; %s", ErrInterrupted, epoch, step, keptMessage(r.dir))
-		}
-		if step > p.Steps && step < nb && past(r.deadline) {
+		// An interruption after the epoch's last step saves it whole, its evaluation
+		// still to come; a time limit there is left to the caller, after evaluation.
+		stop := ctx.Err() != nil
+		if step > p.Steps && (stop && step <= nb || step < nb && past(r.deadline)) {
 			p.Steps = step
 			p.Seconds += time.Since(start).Seconds()
+			p.stopped, p.interrupted = true, stop
 			return m, &p, nil
+		}
+		if stop {
+			return m, nil, fmt.Errorf("%w at epoch %d step %d; %s", ErrInterrupted, epoch, step, keptMessage(r.dir))
 		}
 		b, err := it.Next()
 		if err == io.EOF {
@@ -372,7 +394,8 @@ func runEpoch(ctx context.Context, r epochLoop, epoch int, loader *dataset.Loade
 	m.TrainLoss = p.LossSum / float64(max(p.Seen, 1))
 	m.TrainAcc = float64(p.Correct) / float64(max(p.Seen, 1))
 	m.SamplesPerS = float64(p.Seen) / m.Seconds
-	return m, nil, nil
+	p.Steps, p.Seconds = nb, m.Seconds
+	return m, &p, nil
 }
 
 func clipOrInf(c float64) float64 {

@@ -94,7 +94,7 @@ func (r *PretrainRun) Fit(ctx context.Context) ([]EpochMetrics, error) {
 			return MAELoss(r.Model, b.Points, b.Size, b.N)
 		})
 		from = nil
-		if part != nil {
+		if part != nil && part.stopped {
 			if err := r.writeLast(epoch-1, opt, history, part); err != nil {
 				return history, err
 			}

@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -276,6 +277,64 @@ func TestTimeLimitResumesMidEpoch(t *testing.T) {
 			}
 		}
 	})
+}
+
+// cancelAfter is a context that a signal cancels once its holder has checked it allow
+// times: a run under it gets that far, then sees the interruption.
+type cancelAfter struct {
+	context.Context
+	allow, checks int32
+}
+
+func (c *cancelAfter) Err() error {
+	if atomic.AddInt32(&c.checks, 1) > c.allow {
+		return context.Canceled
+	}
+	return nil
+}
+
+// TestInterruptResumesMidEpoch: a run stopped by a signal (a cancelled context) saves
+// its state after the step in progress, or after its epoch's training when the signal
+// comes during evaluation, and resuming gives the numbers of a run that was never
+// stopped, as after a time limit.
+func TestInterruptResumesMidEpoch(t *testing.T) {
+	tr, te := shapes(t, 48, 32, 256)
+	want, err := newRun(t, t.TempDir(), peft.MethodFull, 2, tr, te).Fit(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var got *Result
+	stops := 0
+	for resume := false; ; resume = true {
+		r := newRun(t, dir, peft.MethodFull, 2, tr, te)
+		r.Resume = resume
+		// Each run gets one check further than the last, so that the signals fall on
+		// every kind of place: between steps, after an epoch's last step, in evaluation.
+		res, err := r.Fit(&cancelAfter{Context: context.Background(), allow: int32(stops + 1)})
+		if err == nil {
+			got = res
+			break
+		}
+		// Between epochs the last checkpoint is already the current state.
+		if !errors.Is(err, ErrInterrupted) || !strings.Contains(err.Error(), "state saved") && !strings.Contains(err.Error(), "last good checkpoint") {
+			t.Fatalf("stop %d: %v", stops, err)
+		}
+		t.Log(err)
+		if stops++; stops > 20 {
+			t.Fatal("the run never finished")
+		}
+	}
+	if stops < 3 {
+		t.Errorf("%d stops, want at least 3", stops)
+	}
+	for i := range want.History {
+		want.History[i].Seconds, want.History[i].SamplesPerS = 0, 0
+		got.History[i].Seconds, got.History[i].SamplesPerS = 0, 0
+	}
+	if !reflect.DeepEqual(got.History, want.History) {
+		t.Fatalf("resumed run differs:\nwant %+v\ngot  %+v", want.History, got.History)
+	}
 }
 
 // TestValidationSelectsBest: with a validation set carved from the training set, every
