@@ -198,23 +198,11 @@ func TestTimeLimitResumesMidEpoch(t *testing.T) {
 			t.Fatal(err)
 		}
 		dir := t.TempDir()
-		var got *Result
-		stops := 0
-		for resume := false; ; resume = true {
+		got, stops := untilDone(t, func(resume bool, _ int) (*Result, error) {
 			r := newRun(t, dir, peft.MethodFull, 2, tr, te)
 			r.Resume, r.TimeLimit = resume, time.Nanosecond
-			res, err := r.Fit(context.Background())
-			if err == nil {
-				got = res
-				break
-			}
-			if !errors.Is(err, ErrTimeLimit) {
-				t.Fatal(err)
-			}
-			if stops++; stops > 20 {
-				t.Fatal("the run never finished")
-			}
-		}
+			return r.Fit(context.Background())
+		}, func(err error) bool { return errors.Is(err, ErrTimeLimit) })
 		// 3 steps an epoch: stops after steps 1 and 2 of each epoch, and at the epoch boundary.
 		if stops != 5 {
 			t.Errorf("%d stops, want 5", stops)
@@ -279,6 +267,24 @@ func TestTimeLimitResumesMidEpoch(t *testing.T) {
 	})
 }
 
+// untilDone calls attempt (resuming from the second call on, i counting the calls)
+// until it succeeds, each failure having to be a planned stop; it returns the last
+// result and the number of stops.
+func untilDone(t *testing.T, attempt func(resume bool, i int) (*Result, error), planned func(error) bool) (*Result, int) {
+	t.Helper()
+	for i := 0; i <= 20; i++ {
+		res, err := attempt(i > 0, i)
+		if err == nil {
+			return res, i
+		}
+		if !planned(err) {
+			t.Fatalf("stop %d: %v", i, err)
+		}
+	}
+	t.Fatal("the run never finished")
+	return nil, 0
+}
+
 // cancelAfter is a context that a signal cancels once its holder has checked it allow
 // times: a run under it gets that far, then sees the interruption.
 type cancelAfter struct {
@@ -304,27 +310,17 @@ func TestInterruptResumesMidEpoch(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	var got *Result
-	stops := 0
-	for resume := false; ; resume = true {
+	got, stops := untilDone(t, func(resume bool, i int) (*Result, error) {
 		r := newRun(t, dir, peft.MethodFull, 2, tr, te)
 		r.Resume = resume
 		// Each run gets one check further than the last, so that the signals fall on
 		// every kind of place: between steps, after an epoch's last step, in evaluation.
-		res, err := r.Fit(&cancelAfter{Context: context.Background(), allow: int32(stops + 1)})
-		if err == nil {
-			got = res
-			break
-		}
-		// Between epochs the last checkpoint is already the current state.
-		if !errors.Is(err, ErrInterrupted) || !strings.Contains(err.Error(), "state saved") && !strings.Contains(err.Error(), "last good checkpoint") {
-			t.Fatalf("stop %d: %v", stops, err)
-		}
+		return r.Fit(&cancelAfter{Context: context.Background(), allow: int32(i + 1)})
+	}, func(err error) bool {
 		t.Log(err)
-		if stops++; stops > 20 {
-			t.Fatal("the run never finished")
-		}
-	}
+		// Between epochs the last checkpoint is already the current state.
+		return errors.Is(err, ErrInterrupted) && (strings.Contains(err.Error(), "state saved") || strings.Contains(err.Error(), "last good checkpoint"))
+	})
 	if stops < 3 {
 		t.Errorf("%d stops, want at least 3", stops)
 	}
