@@ -44,6 +44,7 @@ func init() {
 	C.openblas_set_num_threads(1)
 	C.blas_thread_shutdown_()
 	kernel = chooseKernel(openblas{}, hostFeatures(), os.Getenv(coreEnv))
+	chooseLibrary(&kernel, os.Getenv(gemmEnv))
 }
 
 // openblas is the kernelSwitcher of the linked OpenBLAS.
@@ -71,6 +72,10 @@ func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 }
 
 func sgemm1(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if useOneDNN {
+		dnnlSgemm1(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
 	ta, tb := uint32(C.CblasNoTrans), uint32(C.CblasNoTrans)
 	if transA {
 		ta = C.CblasTrans
