@@ -16,6 +16,10 @@
 #   ROWS ("full linear point-peft-fixed")   EPOCHS (150, Point-MAE's few-shot recipe)
 #   WARMUP (10)   LR (5e-4)   BATCH (32)   SEED (1)   FOLD_SEED (0)   QUERY (20)
 #   POINTS (1024)   NUM_GROUPS (64)   GROUP_SIZE (32)
+#   KEEP (none): a directory inside the repository, e.g. docs/results/study. The folds and
+#     each method's finished folds and summary (JSON only, no weights) are copied there
+#     after each method, and back into OUT at the start, so the study chained over machines
+#     that lose OUT only reruns unfinished folds. Commit KEEP after each call.
 set -euo pipefail
 out=${1:?usage: tools/results/fewshot.sh OUT [DATA] [BACKBONE]}
 data=${2:-../shared/data/ModelNet40}
@@ -27,6 +31,21 @@ go build -o "$bin" ./cmd/pointpeft
 
 # shellcheck source=tools/results/rows.sh
 source "$(dirname "$0")/rows.sh"
+
+keep=${KEEP:-}
+# copy_small copies the JSON files and output lines under $1/fewshot into $2/fewshot;
+# $3 (-n) leaves files already there alone.
+copy_small() {
+  [[ -d $1/fewshot ]] || return 0
+  local dst
+  dst=$(realpath "$2")
+  (cd "$1" && find fewshot \( -name '*.json' -o -name '*.jsonl' -o -name '*.out' \) -print0 |
+    xargs -0 -r cp ${3:-} --parents -t "$dst")
+}
+if [[ -n $keep ]]; then
+  mkdir -p "$keep"
+  copy_small "$keep" "$out" -n
+fi
 
 for setting in ${SETTINGS:-5:10 5:20 10:10 10:20}; do
   way=${setting%%:*}
@@ -47,6 +66,7 @@ for setting in ${SETTINGS:-5:10 5:20 10:10 10:20}; do
       tail -n 5 "$out/fewshot/$name/$row.log" >&2
       exit 1
     fi
+    [[ -n $keep ]] && copy_small "$out" "$keep"
     tail -n 1 "$out/fewshot/$name/$row.out"
   done
 done

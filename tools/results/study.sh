@@ -18,6 +18,10 @@
 #   ROWS ("full linear bitfit point-peft-fixed point-peft-faithful idpt dapt pointgst pointlora")
 #   VAL (0.2: held-out fraction)  VAL_SEED (0)   BATCH (32)   POINTS (1024)
 #   NUM_GROUPS (64)   GROUP_SIZE (32)   TIME_LIMIT (none; e.g. 5h: stop cleanly, rerun to continue)
+#   KEEP (none): a directory inside the repository, e.g. docs/results/study. Each finished
+#     run's small files (metrics, config, output line; no weights) are copied there, and
+#     copied back into OUT at the start, so a study chained over machines that lose OUT
+#     only reruns what was unfinished. Commit KEEP after each call.
 set -euo pipefail
 out=${1:?usage: tools/results/study.sh OUT [DATA] [BACKBONE]}
 data=${2:-../shared/data/ModelNet40}
@@ -49,6 +53,30 @@ source "$(dirname "$0")/rows.sh"
 
 epochs_done() { [[ -f $1/metrics.jsonl ]] && wc -l < "$1/metrics.jsonl" || echo 0; }
 
+keep=${KEEP:-}
+# keep_run copies run $1 (a directory under OUT/modelnet40) into KEEP, without weights.
+keep_run() {
+  [[ -n $keep ]] || return 0
+  local rel=${1#"$out"/} f
+  mkdir -p "$keep/$rel"
+  for f in "$1"/*.jsonl "$1"/*.json "$1"/*.yaml; do
+    [[ -f $f ]] && cp "$f" "$keep/$rel/"
+  done
+  cp "$1.out" "$keep/$rel.out"
+}
+if [[ -n $keep && -d $keep/modelnet40 ]]; then
+  for kept in "$keep"/modelnet40/*/*/; do
+    kept=${kept%/}
+    run=$out/${kept#"$keep"/}
+    if (( $(epochs_done "$kept") > $(epochs_done "$run") )); then
+      rm -rf "$run"
+      mkdir -p "$run"
+      cp "$kept"/* "$run/"
+      cp "$kept.out" "$run.out"
+    fi
+  done
+fi
+
 for row in $rows; do
   flags=$(method_flags "$row")
   row_seeds=$seeds_one
@@ -57,6 +85,7 @@ for row in $rows; do
     for seed in $row_seeds; do
       dir=$out/modelnet40/$row/lr$lr-seed$seed
       if (( $(epochs_done "$dir") >= epochs )); then
+        keep_run "$dir"
         continue
       fi
       if [[ -f $dir/last.safetensors ]]; then
@@ -79,6 +108,7 @@ for row in $rows; do
         echo "study: $dir stopped after $(epochs_done "$dir") of $epochs epochs; rerun the script to continue" >&2
         exit 0
       fi
+      keep_run "$dir"
       tail -n 1 "$dir.out"
     done
   done
