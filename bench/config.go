@@ -8,7 +8,9 @@ import (
 	"strings"
 
 	"github.com/pointpeft/pointpeft/model"
+	"github.com/pointpeft/pointpeft/nn"
 	"github.com/pointpeft/pointpeft/peft"
+	"github.com/pointpeft/pointpeft/train"
 )
 
 // Kind says what one step of a configuration does.
@@ -42,9 +44,9 @@ type Config struct {
 	// SpeedTarget is the wanted ratio of our samples/s to the reference's and RSSTarget
 	// the largest wanted ratio of our peak RSS to the reference's; zero means none.
 	SpeedTarget, RSSTarget float64
-	// Recompute runs training steps with nn.Ctx.Recompute (activations recomputed in
-	// the backward pass).
-	Recompute bool
+	// Recompute is the training steps' nn.Ctx.Recompute: finetune's default
+	// (train.DefaultConfig) unless the name says otherwise.
+	Recompute nn.Recompute
 	// RefName is the reference configuration it is compared with, when not its own
 	// name (the reference has no recompute mode).
 	RefName string
@@ -71,13 +73,15 @@ const (
 // pb is the PB_T50_RS shape: 2048 points, 128×32 groups, 15 classes.
 func pb(name, title string, kind Kind, method peft.Method, speed, rss float64) Config {
 	return Config{Name: name, Title: title, Kind: kind, Method: method, Backbone: model.PointMAE(15, 128, 32),
-		PEFT: peft.ScanObjectNN(peft.Faithful), Points: 2048, BankSize: pbBankSize, SpeedTarget: speed, RSSTarget: rss}
+		PEFT: peft.ScanObjectNN(peft.Faithful), Points: 2048, BankSize: pbBankSize, SpeedTarget: speed, RSSTarget: rss,
+		Recompute: train.DefaultConfig().Recompute}
 }
 
 // mn40 is the ModelNet40 shape: 1024 points, 64×32 groups, 40 classes.
 func mn40(name, title string, kind Kind, method peft.Method, speed, rss float64) Config {
 	return Config{Name: name, Title: title, Kind: kind, Method: method, Backbone: model.PointMAE(40, 64, 32),
-		PEFT: peft.ModelNet40(peft.Faithful), Points: 1024, BankSize: mn40BankSize, SpeedTarget: speed, RSSTarget: rss}
+		PEFT: peft.ModelNet40(peft.Faithful), Points: 1024, BankSize: mn40BankSize, SpeedTarget: speed, RSSTarget: rss,
+		Recompute: train.DefaultConfig().Recompute}
 }
 
 // Configs lists the standard workloads with the performance issue's targets, then a
@@ -86,7 +90,8 @@ func mn40(name, title string, kind Kind, method peft.Method, speed, rss float64)
 func Configs() []Config {
 	cs := []Config{
 		pb("peft-train-pb", "Point-PEFT train step, PB_T50_RS shape", Train, peft.MethodPointPEFT, 3.5, 1.0/3),
-		recompute(pb("peft-train-pb-recompute", "Point-PEFT train step, PB_T50_RS shape, activations recomputed", Train, peft.MethodPointPEFT, 0, 1.0/3)),
+		recompute(pb("peft-train-pb-keep", "Point-PEFT train step, PB_T50_RS shape, every activation kept", Train, peft.MethodPointPEFT, 0, 0), nn.RecomputeNone),
+		recompute(pb("peft-train-pb-recompute", "Point-PEFT train step, PB_T50_RS shape, both branches recomputed", Train, peft.MethodPointPEFT, 0, 1.0/3), nn.RecomputeAll),
 		pb("full-train-pb", "Point-MAE full fine-tuning step, PB_T50_RS shape", Train, peft.MethodFull, 2, 0),
 		pb("peft-infer-pb", "Point-PEFT inference, PB_T50_RS shape", Infer, peft.MethodPointPEFT, 3.5, 0),
 		pb("mae-infer-pb", "Point-MAE inference, PB_T50_RS shape", Infer, peft.MethodFull, 1.5, 0),
@@ -109,10 +114,11 @@ func Configs() []Config {
 	return cs
 }
 
-// recompute is c with activations recomputed in the backward pass, compared with the
-// reference's plain step of the same shape.
-func recompute(c Config) Config {
-	c.Recompute, c.RefName = true, strings.TrimSuffix(c.Name, "-recompute")
+// recompute is c with another recompute mode, compared with the reference's step of
+// the same shape (the name's first three parts).
+func recompute(c Config, r nn.Recompute) Config {
+	parts := strings.SplitN(c.Name, "-", 4)
+	c.Recompute, c.RefName = r, strings.Join(parts[:3], "-")
 	return c
 }
 

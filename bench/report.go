@@ -207,9 +207,10 @@ Memory-bank building is the prior encoder (64×32 groups) on 2048-point clouds.
   wall time (the optional timer in ` + "`internal/blas/timer.go`" + `).
 - FPS+kNN share: the groupings a step makes (backbone; for Point-PEFT also the prior
   encoder's and the level-2 groupings), run alone on the same batch, over the median step.
-- ` + "`-recompute`" + ` rows: the same step with the Transformer's attention and MLP activations
-  recomputed in the backward pass (` + "`pointpeft finetune --recompute`" + `, ` + "`nn.Ctx.Recompute`" + `),
-  compared with the reference's plain step, which has no such mode.
+- Training rows run finetune's default ` + "`--recompute mlp`" + ` (the MLP's hidden layer recomputed in
+  the backward pass, ` + "`nn.Ctx.Recompute`" + `); ` + "`-keep`" + ` rows keep every activation
+  (` + "`--recompute none`" + `) and ` + "`-recompute`" + ` rows recompute both branches (` + "`--recompute all`" + `),
+  each compared with the reference's plain step.
 `)
 	var low []string
 	for _, r := range rep.Rows {

@@ -102,9 +102,9 @@ func TestOracleBackboneEval(t *testing.T) {
 // and drop path off): loss, the gradient of every parameter (≤ 1e-3 relative) and the
 // BN running statistics after the step.
 // TestOracleBackboneTrain compares a full fine-tuning step with the oracle's, with the
-// Transformer's activations kept and recomputed (nn.Ctx.Recompute).
+// Transformer's activations kept and recomputed (each nn.Ctx.Recompute mode).
 func TestOracleBackboneTrain(t *testing.T) {
-	for _, recompute := range []bool{false, true} {
+	for _, recompute := range []nn.Recompute{nn.RecomputeNone, nn.RecomputeMLP, nn.RecomputeAll} {
 		m, fx := loadOracleBackbone(t)
 		oracletest.InArena(func() {
 			m.Head.Dropout = 0

@@ -75,27 +75,28 @@ func (b *Block) Forward(ctx *Ctx, x *tensor.Tensor) *tensor.Tensor {
 	})
 }
 
-// AttnBranch is Attn(Norm1(x)), the block's attention branch before drop path. With
-// ctx.Recompute only x is kept for the backward pass: the normalisation, qkv projection
-// and attention run again there (the output projection reads nothing back when
-// frozen).
+// AttnBranch is Attn(Norm1(x)), the block's attention branch before drop path. When
+// ctx recomputes it (RecomputeAll) only x is kept for the backward pass: the
+// normalisation, qkv projection and attention run again there (the output projection
+// reads nothing back when frozen).
 func (b *Block) AttnBranch(ctx *Ctx, x *tensor.Tensor) *tensor.Tensor {
-	return b.Attn.Proj.Forward(recompute(ctx, x, func(x *tensor.Tensor) *tensor.Tensor {
+	return b.Attn.Proj.Forward(recompute(ctx.RecomputeAttn(), x, func(x *tensor.Tensor) *tensor.Tensor {
 		return tensor.Attention(b.Attn.QKV.Forward(b.Norm1.Forward(x)), b.Attn.Heads, b.Attn.Scale)
 	}))
 }
 
-// MlpBranch is Mlp(Norm2(x)), the block's MLP branch before drop path; with
-// ctx.Recompute the normalisation, fc1 and GELU run again in the backward pass.
+// MlpBranch is Mlp(Norm2(x)), the block's MLP branch before drop path; when ctx
+// recomputes the hidden layer (RecomputeMLP, RecomputeAll) the normalisation, fc1 and
+// GELU run again in the backward pass.
 func (b *Block) MlpBranch(ctx *Ctx, x *tensor.Tensor) *tensor.Tensor {
-	return b.Mlp.FC2.Forward(recompute(ctx, x, func(x *tensor.Tensor) *tensor.Tensor {
+	return b.Mlp.FC2.Forward(recompute(ctx.RecomputeHidden(), x, func(x *tensor.Tensor) *tensor.Tensor {
 		return tensor.GELU(b.Mlp.FC1.Forward(b.Norm2.Forward(x)))
 	}))
 }
 
-// recompute is f(x), under tensor.Recompute when ctx asks for it in training.
-func recompute(ctx *Ctx, x *tensor.Tensor, f func(*tensor.Tensor) *tensor.Tensor) *tensor.Tensor {
-	if ctx.Recompute && ctx.Train {
+// recompute is f(x), under tensor.Recompute when on.
+func recompute(on bool, x *tensor.Tensor, f func(*tensor.Tensor) *tensor.Tensor) *tensor.Tensor {
+	if on {
 		return tensor.Recompute(x, f)
 	}
 	return f(x)

@@ -115,12 +115,12 @@ func TestOracleEval(t *testing.T) {
 }
 
 // TestOracleTrainGradients compares a training step with the oracle's, with the
-// Transformer's activations kept and recomputed (nn.Ctx.Recompute).
+// Transformer's activations kept and recomputed (each nn.Ctx.Recompute mode).
 func TestOracleTrainGradients(t *testing.T) {
 	for _, tc := range []struct {
 		mode      Mode
-		recompute bool
-	}{{Faithful, false}, {Fixed, false}, {Faithful, true}, {Fixed, true}} {
+		recompute nn.Recompute
+	}{{Faithful, nn.RecomputeNone}, {Fixed, nn.RecomputeNone}, {Faithful, nn.RecomputeMLP}, {Fixed, nn.RecomputeAll}} {
 		mode := tc.mode
 		t.Run(fmt.Sprintf("%s/recompute=%v", mode, tc.recompute), func(t *testing.T) {
 			m, common := oraclePEFT(t, mode, true)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/pointpeft/pointpeft/dataset"
 	"github.com/pointpeft/pointpeft/geom"
+	"github.com/pointpeft/pointpeft/nn"
 )
 
 // Config is a fine-tuning recipe. DefaultConfig is the reference's (spec §6).
@@ -44,18 +45,19 @@ type Config struct {
 	Seed      uint64 `yaml:"seed" json:"seed"`
 	Workers   int    `yaml:"workers" json:"workers"`
 	EvalBatch int    `yaml:"eval_batch" json:"eval_batch"`
-	// Recompute keeps only the Transformer blocks' inputs for the backward pass and
-	// recomputes their attention and MLP activations there: less memory, more time
-	// (see nn.Ctx).
-	Recompute bool `yaml:"recompute" json:"recompute"`
+	// Recompute is which Transformer activations the backward pass recomputes instead
+	// of keeping: memory for time (nn.Recompute; DefaultConfig: the MLP's hidden layer).
+	Recompute nn.Recompute `yaml:"recompute" json:"recompute"`
 }
 
 // DefaultConfig is the reference recipe: AdamW lr 5e-4, weight decay 0.05, 300 epochs
 // with a 10-epoch warm-up from 1e-6 and cosine to 1e-6 stepped per epoch, batch 32,
-// gradient clipping at norm 10, no label smoothing, no voting.
+// gradient clipping at norm 10, no label smoothing, no voting; the MLP's hidden layer is
+// recomputed in the backward pass (nn.RecomputeMLP).
 func DefaultConfig() Config {
 	return Config{Epochs: 300, BatchSize: 32, LR: 5e-4, MinLR: 1e-6, WarmupEpochs: 10, WarmupLR: 1e-6,
-		WeightDecay: 0.05, ClipNorm: 10, Schedule: "epoch", Augment: "scale-translate", Vote: 1, EvalBatch: 64}
+		WeightDecay: 0.05, ClipNorm: 10, Schedule: "epoch", Augment: "scale-translate", Vote: 1, EvalBatch: 64,
+		Recompute: nn.RecomputeMLP}
 }
 
 // Validate reports the first unusable setting.

@@ -3,12 +3,15 @@ package train
 import (
 	"context"
 	"math"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/pointpeft/pointpeft/dataset"
+	"github.com/pointpeft/pointpeft/nn"
+	"gopkg.in/yaml.v3"
 )
 
 // TestSpecResolve: sizes follow the data set's reference config unless set, and a
@@ -63,5 +66,36 @@ func TestEvaluateRefusesNoViews(t *testing.T) {
 	}
 	if _, err := Evaluate(context.Background(), bb, ds, -5, 1, 0); err == nil {
 		t.Error("batch -5 accepted")
+	}
+}
+
+// TestLoadFileRecompute: a run's configuration names its recompute mode, and one
+// written when the setting was a switch (recompute: true/false) still loads.
+func TestLoadFileRecompute(t *testing.T) {
+	dir := t.TempDir()
+	for body, want := range map[string]nn.Recompute{
+		"train:\n  recompute: true\n":  nn.RecomputeAll,
+		"train:\n  recompute: false\n": nn.RecomputeNone,
+		"train:\n  recompute: mlp\n":   nn.RecomputeMLP,
+		"train:\n  epochs: 3\n":        DefaultConfig().Recompute,
+	} {
+		path := filepath.Join(dir, "config.yaml")
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s := DefaultSpec()
+		if err := s.LoadFile(path); err != nil || s.Train.Recompute != want {
+			t.Errorf("%q: %v, %v; want %v", body, s.Train.Recompute, err, want)
+		}
+	}
+	path := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(path, []byte("train:\n  recompute: half\n"), 0o644)
+	s := DefaultSpec()
+	if err := s.LoadFile(path); err == nil || !strings.Contains(err.Error(), "bad.yaml") || !strings.Contains(err.Error(), "want none, mlp or all") {
+		t.Errorf("recompute: half: %v", err)
+	}
+	raw, err := yaml.Marshal(DefaultSpec())
+	if err != nil || !strings.Contains(string(raw), "recompute: mlp") {
+		t.Errorf("marshalled: %v\n%s", err, raw)
 	}
 }

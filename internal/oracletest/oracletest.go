@@ -183,13 +183,13 @@ func EvalLogits(t testing.TB, net Net, points *checkpoint.Tensor, want []float32
 }
 
 // TrainStep runs one training-mode forward of net on points (the step RNG seeded (1, 1),
-// activations recomputed in backward when recompute is set), compares its logits with
+// Transformer activations recomputed in backward as recompute says), compares its logits with
 // fx's train.logits (within logitTol) and its cross-entropy against labels with
 // train.loss (1e-4), backpropagates, compares the BatchNorm statistics with bn_after.*
 // (1e-4) and checks that no frozen parameter got a gradient buffer. It returns how many
 // gradients CompareGrads compared (within 1e-3, none as CompareGrads takes it), for the
 // caller to check against the trainable set.
-func TrainStep(t testing.TB, net Net, points *checkpoint.Tensor, labels []int, fx *checkpoint.StateDict, recompute bool,
+func TrainStep(t testing.TB, net Net, points *checkpoint.Tensor, labels []int, fx *checkpoint.StateDict, recompute nn.Recompute,
 	logitTol float64, none map[string]bool) int {
 	t.Helper()
 	ctx := &nn.Ctx{Train: true, RNG: rand.New(rand.NewPCG(1, 1)), Recompute: recompute}

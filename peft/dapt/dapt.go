@@ -253,14 +253,14 @@ func newBlock(prefix string, base *nn.Block, cfg Config, dim int, dropPath float
 func (blk *Block) Forward(ctx *nn.Ctx, x *tensor.Tensor) *tensor.Tensor {
 	return tensor.Segment(func() *tensor.Tensor {
 		base := blk.Base
-		attn := blk.ProjTFTS.Forward(base.Attn.Proj.Forward(recompute(ctx, x, func(x *tensor.Tensor) *tensor.Tensor {
+		attn := blk.ProjTFTS.Forward(base.Attn.Proj.Forward(recompute(ctx.RecomputeAttn(), x, func(x *tensor.Tensor) *tensor.Tensor {
 			qkv := blk.QKVTFTS.Forward(base.Attn.QKV.Forward(blk.Norm1TFTS.Forward(base.Norm1.Forward(x))))
 			return tensor.Attention(qkv, base.Attn.Heads, base.Attn.Scale)
 		})))
 		x = tensor.Add(x, tensor.DropPath(attn, blk.DropPath, ctx.Train, ctx.RNG))
 		h := blk.Norm2TFTS.Forward(base.Norm2.Forward(x))
 		ad := blk.Adapter.Forward(ctx, h)
-		mlp := blk.FC2TFTS.Forward(base.Mlp.FC2.Forward(recompute(ctx, h, func(h *tensor.Tensor) *tensor.Tensor {
+		mlp := blk.FC2TFTS.Forward(base.Mlp.FC2.Forward(recompute(ctx.RecomputeHidden(), h, func(h *tensor.Tensor) *tensor.Tensor {
 			return tensor.GELU(blk.FC1TFTS.Forward(base.Mlp.FC1.Forward(h)))
 		})))
 		x = tensor.Add(x, tensor.DropPath(tensor.Add(mlp, ad), blk.DropPath, ctx.Train, ctx.RNG))
@@ -270,10 +270,10 @@ func (blk *Block) Forward(ctx *nn.Ctx, x *tensor.Tensor) *tensor.Tensor {
 	})
 }
 
-// recompute is f(x), under tensor.Recompute when ctx asks for it in training: only x is
-// kept for the backward pass, and f runs again there.
-func recompute(ctx *nn.Ctx, x *tensor.Tensor, f func(*tensor.Tensor) *tensor.Tensor) *tensor.Tensor {
-	if ctx.Recompute && ctx.Train {
+// recompute is f(x), under tensor.Recompute when on: only x is kept for the backward
+// pass, and f runs again there.
+func recompute(on bool, x *tensor.Tensor, f func(*tensor.Tensor) *tensor.Tensor) *tensor.Tensor {
+	if on {
 		return tensor.Recompute(x, f)
 	}
 	return f(x)

@@ -110,7 +110,7 @@ func TestOracleEval(t *testing.T) {
 // and head BatchNorms, no dropout) with the oracle's, activations kept and recomputed.
 func TestOracleTrainGradients(t *testing.T) {
 	for _, tag := range []string{"mean", "none"} {
-		for _, recompute := range []bool{false, true} {
+		for _, recompute := range []nn.Recompute{nn.RecomputeNone, nn.RecomputeMLP, nn.RecomputeAll} {
 			t.Run(fmt.Sprintf("%s/recompute=%v", tag, recompute), func(t *testing.T) {
 				m, fx := oracleDAPT(t, tag, true)
 				n := oracletest.TrainStep(t, m, fx.Tensors["points"], oracletest.Labels(fx), fx, recompute, 1e-4, nil)

@@ -80,8 +80,8 @@ func TestOracleEval(t *testing.T) {
 // the prompt module's dynamic graphs included) with the oracle's, with the blocks'
 // activations kept and recomputed.
 func TestOracleTrainGradients(t *testing.T) {
-	for _, recompute := range []bool{false, true} {
-		t.Run("recompute="+strconv.FormatBool(recompute), func(t *testing.T) {
+	for _, recompute := range []nn.Recompute{nn.RecomputeNone, nn.RecomputeMLP, nn.RecomputeAll} {
+		t.Run("recompute="+recompute.String(), func(t *testing.T) {
 			m, fx := oracleIDPT(t, true)
 			n := oracletest.TrainStep(t, m, fx.Tensors["points"], oracletest.Labels(fx), fx, recompute, 1e-4, nil)
 			// cls_token, cls_pos; 4 conv weights and 4 BatchNorms of the prompt module; the head.

@@ -111,7 +111,7 @@ func TestOracleEval(t *testing.T) {
 // dropout) with the oracle's, with the Transformer's activations kept and recomputed.
 func TestOracleTrainGradients(t *testing.T) {
 	for _, mode := range []Mode{Faithful, Fixed} {
-		for _, recompute := range []bool{false, true} {
+		for _, recompute := range []nn.Recompute{nn.RecomputeNone, nn.RecomputeMLP, nn.RecomputeAll} {
 			t.Run(fmt.Sprintf("%s/recompute=%v", mode, recompute), func(t *testing.T) {
 				m, fx := oracleModel(t, mode, true)
 				common := fixture(t, "pointgst_common.safetensors")

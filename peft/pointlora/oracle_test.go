@@ -130,9 +130,10 @@ func TestOracleSelection(t *testing.T) {
 // parameter, and the BatchNorm statistics after the encoder's three passes.
 func TestOracleTrainGradients(t *testing.T) {
 	for _, tc := range []struct {
-		mode         Mode
-		step, recomp bool // inside a training loop's tensor.Arena step; nn.Ctx.Recompute
-	}{{Faithful, false, false}, {Fixed, false, false}, {Faithful, true, true}} {
+		mode   Mode
+		step   bool // inside a training loop's tensor.Arena step
+		recomp nn.Recompute
+	}{{Faithful, false, nn.RecomputeNone}, {Fixed, false, nn.RecomputeMLP}, {Faithful, true, nn.RecomputeAll}} {
 		t.Run(fmt.Sprintf("%s/arena=%v/recompute=%v", tc.mode, tc.step, tc.recomp), func(t *testing.T) {
 			m, fx := oracleModel(t, tc.mode, true)
 			pts := fx.Tensors["points"]
