@@ -100,9 +100,12 @@ func Demo(ctx context.Context, spec DemoSpec, dir string, log *slog.Logger, prog
 
 // demoRecipe is a short version of the reference recipe: a per-step cosine with a
 // one-epoch warm-up, since a handful of epochs is too few for the per-epoch schedule.
+// Its small backbone and clouds need under half a gigabyte, so every activation is kept
+// rather than recomputed.
 func demoRecipe(epochs int, seed uint64) Config {
 	c := DefaultConfig()
 	c.Epochs, c.WarmupEpochs, c.Schedule, c.LR, c.Augment, c.Seed = epochs, min(1, epochs-1), "step", 1e-3, "scan-z", seed
+	c.Recompute = nn.RecomputeNone
 	return c
 }
 
