@@ -37,10 +37,18 @@ import (
 
 func main() {
 	dir := flag.String("dir", "", "results directory of the study scripts")
-	png := flag.String("png", "", "validation-curve PNG (default DIR/validation_curves.png)")
+	png := flag.String("png", "", "validation-curve PNG (default DIR/validation_curves.png); with -pretrain, the loss curve")
+	pretrain := flag.String("pretrain", "", "instead: a pre-training metrics.jsonl, printed as the log table of docs/pretraining.md, its loss curve drawn to -png")
 	flag.Parse()
+	if *pretrain != "" {
+		if err := writePretrain(os.Stdout, *pretrain, *png); err != nil {
+			fmt.Fprintln(os.Stderr, "tables:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *dir == "" {
-		fmt.Fprintln(os.Stderr, "usage: tables -dir OUT [-png FILE]")
+		fmt.Fprintln(os.Stderr, "usage: tables -dir OUT [-png FILE] | tables -pretrain METRICS.jsonl -png FILE")
 		os.Exit(2)
 	}
 	if *png == "" {
@@ -434,4 +442,28 @@ func writeProbes(w io.Writer, dir, png string) error {
 	}
 	fmt.Fprintf(w, "\nCurve: %s\n", png)
 	return nil
+}
+
+// writePretrain prints a pre-training log (one metrics.jsonl line an epoch, train_loss
+// the Chamfer-L2) as a markdown table and draws the loss against the epoch to png.
+func writePretrain(w io.Writer, path, png string) error {
+	h, err := readMetrics(path)
+	if err != nil {
+		return err
+	}
+	if len(h) == 0 {
+		return fmt.Errorf("%s: no epochs", path)
+	}
+	fmt.Fprintln(w, "| epoch | lr at its first step | Chamfer-L2 | seconds | samples/s |")
+	fmt.Fprintln(w, "|---|---|---|---|---|")
+	curve := plots.Series{Name: "Chamfer-L2 (training split, masked groups)"}
+	for _, m := range h {
+		fmt.Fprintf(w, "| %d | %.1e | %.5f | %.0f | %.1f |\n", m.Epoch, m.LR, m.TrainLoss, m.Seconds, m.SamplesPerS)
+		curve.Epochs = append(curve.Epochs, m.Epoch)
+		curve.Values = append(curve.Values, m.TrainLoss)
+	}
+	if png == "" {
+		return nil
+	}
+	return plots.EpochCurves(png, "Point-MAE pre-training of the shipped backbone", "Chamfer-L2", []plots.Series{curve})
 }

@@ -107,3 +107,26 @@ func TestTablesProbes(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestTablesPretrain(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "metrics.jsonl")
+	os.WriteFile(path, []byte(`{"epoch":0,"lr":0.000001,"train_loss":0.0578,"seconds":320,"samples_per_s":30.7}
+{"epoch":1,"lr":0.00033,"train_loss":0.00977,"seconds":351.4,"samples_per_s":28}
+`), 0o644)
+	var out bytes.Buffer
+	png := filepath.Join(dir, "loss.png")
+	if err := writePretrain(&out, path, png); err != nil {
+		t.Fatal(err)
+	}
+	if want := "| 1 | 3.3e-04 | 0.00977 | 351 | 28.0 |"; !strings.Contains(out.String(), want) {
+		t.Fatalf("table\n%s\nlacks %s", out.String(), want)
+	}
+	if _, err := os.Stat(png); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(path, nil, 0o644)
+	if err := writePretrain(&out, path, ""); err == nil || !strings.Contains(err.Error(), "no epochs") {
+		t.Fatalf("empty log: %v", err)
+	}
+}
