@@ -85,7 +85,13 @@ func Suite(ctx context.Context, so SuiteOptions, stdout, stderr io.Writer) error
 	}
 	rep.Reference = refNote
 	if refNote == "" {
-		rep.Reference = fmt.Sprintf("`%s %s --variant %s`, torch %s", ref.Python, ref.Script, ref.Variant, torch)
+		// The reference's BLAS is OpenBLAS: its kernel follows OPENBLAS_CORETYPE, which the
+		// engine sets when it switched OpenBLAS to a wider kernel at start-up.
+		core := "unset (OpenBLAS detects the CPU)"
+		if v := os.Getenv("OPENBLAS_CORETYPE"); v != "" {
+			core = v
+		}
+		rep.Reference = fmt.Sprintf("`%s %s --variant %s`, torch %s, OPENBLAS_CORETYPE %s", ref.Python, ref.Script, ref.Variant, torch, core)
 	}
 	refs := map[string]*Result{} // measured once per reference configuration
 	for _, c := range cs {
