@@ -58,7 +58,7 @@ for setting in ${SETTINGS:-5:10 5:20 10:10 10:20}; do
       --group-size "${GROUP_SIZE:-32}" --way "$way" --shot "$shot" --query "${QUERY:-20}"
       --folds-file "$out/fewshot/folds/$name.json" --draw 10 --fold-seed "${FOLD_SEED:-0}" --run "0-$((folds - 1))"
       --epochs "${EPOCHS:-150}" --warmup "${WARMUP:-10}" --schedule epoch --lr "${LR:-5e-4}" --batch "${BATCH:-32}"
-      --augment scale-translate --seed "${SEED:-1}" --out "$out/fewshot/$name/$row" $flags)
+      --augment scale-translate --seed "${SEED:-1}" --recompute none --out "$out/fewshot/$name/$row" $flags)
     mkdir -p "$out/fewshot/$name"
     echo "pointpeft ${args[*]}" >> "$out/fewshot/commands.txt"
     if ! "$bin" "${args[@]}" > "$out/fewshot/$name/$row.out" 2>> "$out/fewshot/$name/$row.log"; then

@@ -3,7 +3,8 @@
 # backbone with the same recipe and budget (the flags fix every value the peer methods'
 # released recipes would set, --fps-pool 0 their FPS pool); the learning rate is chosen on
 # a validation split carved from the training set (never on the test set) and the last
-# epoch's test accuracy is reported (no voting). Runs go under OUT/modelnet40/<row>/lr<LR>-seed<S>/;
+# epoch's test accuracy is reported (no voting); every activation is kept (--recompute
+# none: the small backbone needs little memory, and recomputing changes no number). Runs go under OUT/modelnet40/<row>/lr<LR>-seed<S>/;
 # a finished run is skipped and a stopped one resumed, so the script can be rerun (for
 # example under TIME_LIMIT, chained) until every run is done. Then
 #   go run ./tools/results/tables -dir OUT
@@ -95,6 +96,7 @@ for row in $rows; do
         args=(finetune --backbone "$backbone" --data "$data" --points "${POINTS:-1024}" --groups "${NUM_GROUPS:-64}"
           --group-size "${GROUP_SIZE:-32}" --epochs "$epochs" --warmup "$warmup" --schedule epoch --lr "$lr"
           --batch "${BATCH:-32}" --augment scale-translate --fps-pool 0 --seed "$seed" "${val[@]}" "${limit[@]}" -v=false
+          --recompute none
           --out "$dir" $flags)
       fi
       mkdir -p "$dir"
