@@ -29,7 +29,7 @@ const (
 	// RecomputeMLP recomputes the MLP's hidden layer (norm2, fc1, GELU) from the
 	// block's kept input: fc1's output, 4·dim values a token, is the largest activation
 	// of a block. Point-PEFT at the PB_T50_RS shape, batch 32: peak RSS 1.55 → 1.24 GiB
-	// for about 4% more step time (AMD Zen 5).
+	// for about 6% more step time (AMD Zen 5, measured side by side).
 	RecomputeMLP
 	// RecomputeAll also recomputes the attention branch (norm1, qkv, attention): only
 	// the blocks' inputs are kept (about 30% less memory than RecomputeNone, 15% more

@@ -84,7 +84,7 @@ func TestProbeShippedBeatsRandom(t *testing.T) {
 	got := linearEval(t, shipped, tr, te)
 	base := linearEval(t, random, tr, te)
 	t.Logf("linear probe: shipped %.3f (mean class %.3f, λ %g), random %.3f (λ %g)", got.Acc, got.MeanClassAcc, got.Lambda, base.Acc, base.Lambda)
-	// Measured: shipped 0.871, random 0.629.
+	// Measured: shipped 0.914 (the 61-epoch backbone; 0.871 for the 8-epoch one), random 0.629.
 	if got.Acc < 0.8 {
 		t.Errorf("shipped backbone's probe %.3f, want ≥ 0.8 (chance 0.07)", got.Acc)
 	}
