@@ -3,6 +3,7 @@ package serve
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/pointpeft/pointpeft/predict"
@@ -30,6 +31,11 @@ type batcher struct {
 	wait  time.Duration
 	queue chan job
 	stop  chan struct{}
+	// mu orders queueing against close: a job queued while holding it for reading is in
+	// the queue before close can close stop, so the loop's drain answers it. Without it
+	// a request could queue after the drain and wait for its deadline.
+	mu     sync.RWMutex
+	closed bool
 	// observe reports each forward pass's size (0 when a cloud is queued) and the
 	// clouds left waiting.
 	observe func(size, queued int)
@@ -47,14 +53,19 @@ func newBatcher(p *predict.Predictor, max int, wait time.Duration, observe func(
 // do queues a cloud and waits for its logits, or for ctx.
 func (b *batcher) do(ctx context.Context, cloud []float32) result {
 	j := job{cloud: cloud, done: make(chan result, 1)}
-	select {
-	case b.queue <- j:
-		b.observe(0, len(b.queue))
-	case <-b.stop:
+	b.mu.RLock()
+	if b.closed {
+		b.mu.RUnlock()
 		// The model was replaced after this request found it: run it alone.
 		l, err := safeLogits(b.pred, cloud, 1)
 		return result{l, 1, err}
+	}
+	select {
+	case b.queue <- j:
+		b.mu.RUnlock()
+		b.observe(0, len(b.queue))
 	case <-ctx.Done():
+		b.mu.RUnlock()
 		return result{err: ctx.Err()}
 	}
 	select {
@@ -65,7 +76,14 @@ func (b *batcher) do(ctx context.Context, cloud []float32) result {
 	}
 }
 
-func (b *batcher) close() { close(b.stop) }
+func (b *batcher) close() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.closed {
+		b.closed = true
+		close(b.stop)
+	}
+}
 
 func (b *batcher) loop() {
 	for {
