@@ -28,14 +28,13 @@ func TestRecomputeText(t *testing.T) {
 	}
 }
 
-// TestRecomputeFlag: as a flag, the mode takes a value, and alone means all.
+// TestRecomputeFlag: as a flag, the mode takes a value, given either way.
 func TestRecomputeFlag(t *testing.T) {
-	for args, want := range map[string]Recompute{"": RecomputeMLP, "--recompute": RecomputeAll, "--recompute=none": RecomputeNone} {
+	for args, want := range map[string]Recompute{"": RecomputeMLP, "--recompute all": RecomputeAll, "--recompute=none": RecomputeNone} {
 		fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
 		r := RecomputeMLP
 		fs.Var(&r, "recompute", "")
-		fs.Lookup("recompute").NoOptDefVal = RecomputeAll.String()
-		if err := fs.Parse(strings.Fields(args)); err != nil || r != want {
+		if err := fs.Parse(strings.Fields(args)); err != nil || r != want || fs.NArg() != 0 {
 			t.Errorf("%q: %v, %v; want %v", args, r, err, want)
 		}
 	}

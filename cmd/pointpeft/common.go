@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/pointpeft/pointpeft/nn"
 	"github.com/pointpeft/pointpeft/peft"
 	"github.com/pointpeft/pointpeft/train"
 )
@@ -55,8 +54,7 @@ func trainFlags(fs *pflag.FlagSet, cfg *train.Config) {
 	fs.StringVar(&cfg.Augment, "augment", cfg.Augment, "training augmentation: none, scale-translate, scan (y up), scan-z (z up), rotate-y (a random angle about y per cloud) (default: the data set's reference)")
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "random seed (same seed, same numbers)")
 	fs.IntVar(&cfg.Workers, "workers", cfg.Workers, "data loader goroutines (0: one per CPU)")
-	fs.Var(&cfg.Recompute, "recompute", "Transformer activations recomputed in the backward pass instead of kept: none; mlp, the MLP's hidden layer (20% less memory, about 6% more time); all, both branches (30% less memory, about 12% more time); --recompute alone is all")
-	fs.Lookup("recompute").NoOptDefVal = nn.RecomputeAll.String()
+	fs.Var(&cfg.Recompute, "recompute", "Transformer activations recomputed in the backward pass instead of kept: none; mlp, the MLP's hidden layer (20% less memory, about 6% more time); all, both branches (30% less memory, about 12% more time)")
 }
 
 // modeFlag binds a Point-PEFT mode.
