@@ -80,7 +80,7 @@ func (b *Block) Forward(ctx *Ctx, x *tensor.Tensor) *tensor.Tensor {
 // normalisation, qkv projection and attention run again there (the output projection
 // reads nothing back when frozen).
 func (b *Block) AttnBranch(ctx *Ctx, x *tensor.Tensor) *tensor.Tensor {
-	return b.Attn.Proj.Forward(recompute(ctx.RecomputeAttn(), x, func(x *tensor.Tensor) *tensor.Tensor {
+	return b.Attn.Proj.Forward(RecomputeIf(ctx.RecomputeAttn(), x, func(x *tensor.Tensor) *tensor.Tensor {
 		return tensor.Attention(b.Attn.QKV.Forward(b.Norm1.Forward(x)), b.Attn.Heads, b.Attn.Scale)
 	}))
 }
@@ -89,13 +89,14 @@ func (b *Block) AttnBranch(ctx *Ctx, x *tensor.Tensor) *tensor.Tensor {
 // recomputes the hidden layer (RecomputeMLP, RecomputeAll) the normalisation, fc1 and
 // GELU run again in the backward pass.
 func (b *Block) MlpBranch(ctx *Ctx, x *tensor.Tensor) *tensor.Tensor {
-	return b.Mlp.FC2.Forward(recompute(ctx.RecomputeHidden(), x, func(x *tensor.Tensor) *tensor.Tensor {
+	return b.Mlp.FC2.Forward(RecomputeIf(ctx.RecomputeHidden(), x, func(x *tensor.Tensor) *tensor.Tensor {
 		return tensor.GELU(b.Mlp.FC1.Forward(b.Norm2.Forward(x)))
 	}))
 }
 
-// recompute is f(x), under tensor.Recompute when on.
-func recompute(on bool, x *tensor.Tensor, f func(*tensor.Tensor) *tensor.Tensor) *tensor.Tensor {
+// RecomputeIf is f(x), under tensor.Recompute when on: only x is kept for the backward
+// pass, and f runs again there. Blocks pass ctx.RecomputeAttn or ctx.RecomputeHidden.
+func RecomputeIf(on bool, x *tensor.Tensor, f func(*tensor.Tensor) *tensor.Tensor) *tensor.Tensor {
 	if on {
 		return tensor.Recompute(x, f)
 	}

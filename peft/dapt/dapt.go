@@ -253,14 +253,14 @@ func newBlock(prefix string, base *nn.Block, cfg Config, dim int, dropPath float
 func (blk *Block) Forward(ctx *nn.Ctx, x *tensor.Tensor) *tensor.Tensor {
 	return tensor.Segment(func() *tensor.Tensor {
 		base := blk.Base
-		attn := blk.ProjTFTS.Forward(base.Attn.Proj.Forward(recompute(ctx.RecomputeAttn(), x, func(x *tensor.Tensor) *tensor.Tensor {
+		attn := blk.ProjTFTS.Forward(base.Attn.Proj.Forward(nn.RecomputeIf(ctx.RecomputeAttn(), x, func(x *tensor.Tensor) *tensor.Tensor {
 			qkv := blk.QKVTFTS.Forward(base.Attn.QKV.Forward(blk.Norm1TFTS.Forward(base.Norm1.Forward(x))))
 			return tensor.Attention(qkv, base.Attn.Heads, base.Attn.Scale)
 		})))
 		x = tensor.Add(x, tensor.DropPath(attn, blk.DropPath, ctx.Train, ctx.RNG))
 		h := blk.Norm2TFTS.Forward(base.Norm2.Forward(x))
 		ad := blk.Adapter.Forward(ctx, h)
-		mlp := blk.FC2TFTS.Forward(base.Mlp.FC2.Forward(recompute(ctx.RecomputeHidden(), h, func(h *tensor.Tensor) *tensor.Tensor {
+		mlp := blk.FC2TFTS.Forward(base.Mlp.FC2.Forward(nn.RecomputeIf(ctx.RecomputeHidden(), h, func(h *tensor.Tensor) *tensor.Tensor {
 			return tensor.GELU(blk.FC1TFTS.Forward(base.Mlp.FC1.Forward(h)))
 		})))
 		x = tensor.Add(x, tensor.DropPath(tensor.Add(mlp, ad), blk.DropPath, ctx.Train, ctx.RNG))
@@ -268,15 +268,6 @@ func (blk *Block) Forward(ctx *nn.Ctx, x *tensor.Tensor) *tensor.Tensor {
 		prompt := blk.PromptTFTS.Forward(tensor.Reshape(tensor.Mean(tensor.GELU(ad), 1), b, 1, c))
 		return tensor.Concat(1, tensor.Slice(x, 1, 0, 1), prompt, tensor.Slice(x, 1, 1, t))
 	})
-}
-
-// recompute is f(x), under tensor.Recompute when on: only x is kept for the backward
-// pass, and f runs again there.
-func recompute(on bool, x *tensor.Tensor, f func(*tensor.Tensor) *tensor.Tensor) *tensor.Tensor {
-	if on {
-		return tensor.Recompute(x, f)
-	}
-	return f(x)
 }
 
 // Params implements nn.Module in the authors' order.
